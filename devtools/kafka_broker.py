@@ -1,0 +1,303 @@
+"""A real single-node Apache Kafka broker (KRaft) for development and tests.
+
+The broker's jars come from Maven Central (org.apache.kafka:kafka_2.13, newest 4.x) and are
+cached in a folder the repository ignores, so no Docker engine is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+KAFKA_VERSION_RANGE = "[4.0,5.0)"
+LOG4J_SLF4J_RANGE = "[2.24,3.0)"
+READY_TIMEOUT_S = 90.0
+
+POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>lederkontakt.local</groupId>
+  <artifactId>kafka-broker</artifactId>
+  <version>1</version>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>{kafka}</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-slf4j-impl</artifactId>
+      <version>{log4j}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+LOG4J2 = """Configuration:
+  Appenders:
+    Console:
+      name: STDOUT
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Logger:
+      - name: kafka.request.logger
+        level: WARN
+      - name: org.apache.kafka.controller
+        level: WARN
+    Root:
+      level: INFO
+      AppenderRef:
+        - ref: STDOUT
+"""
+
+
+class BrokerError(Exception):
+    """A failure the operator can act on; printed as one line."""
+
+
+@dataclass(frozen=True)
+class BrokerHome:
+    root: Path
+    host: str
+    port: int
+
+    @property
+    def controller_port(self) -> int:
+        return self.port + 1
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def libs(self) -> Path:
+        return self.root / "libs"
+
+    @property
+    def data(self) -> Path:
+        return self.root / f"data-{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / f"broker-{self.port}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / f"broker-{self.port}.log"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / f"server-{self.port}.properties"
+
+
+def default_home() -> BrokerHome:
+    repo = Path(__file__).resolve().parent.parent
+    root = Path(os.environ.get("LEDERKONTAKT_KAFKA_HOME", repo / ".cache" / "kafka"))
+    host = os.environ.get("LEDERKONTAKT_KAFKA_HOST", "127.0.0.1")
+    port = int(os.environ.get("LEDERKONTAKT_KAFKA_PORT", "9092"))
+    return BrokerHome(root=root, host=host, port=port)
+
+
+def _require(tool: str, hint: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise BrokerError(f"'{tool}' not found on PATH; {hint}")
+    return path
+
+
+def kafka_version(home: BrokerHome) -> str | None:
+    jars = sorted(home.libs.glob("kafka_2.13-*.jar"))
+    return jars[-1].name.removeprefix("kafka_2.13-").removesuffix(".jar") if jars else None
+
+
+def resolve_jars(home: BrokerHome) -> str:
+    """Download the broker and its runtime dependencies once; later calls reuse the cache."""
+    version = kafka_version(home)
+    if version is not None:
+        return version
+    mvn = _require("mvn", "install Maven (apt-get install maven)")
+    home.root.mkdir(parents=True, exist_ok=True)
+    (home.root / "pom.xml").write_text(POM.format(kafka=KAFKA_VERSION_RANGE, log4j=LOG4J_SLF4J_RANGE))
+    staging = home.root / "libs.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    cmd = [mvn, "-B", "-q", "-f", str(home.root / "pom.xml"), "dependency:copy-dependencies",
+           "-DincludeScope=runtime", f"-DoutputDirectory={staging}"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
+        raise BrokerError(f"Maven could not resolve org.apache.kafka:kafka_2.13: {last[0]}")
+    # Rename only once everything is there, so an interrupted download is never mistaken
+    # for a complete cache.
+    staging.rename(home.libs)
+    resolved = kafka_version(home)
+    if resolved is None:
+        raise BrokerError("Maven finished but no kafka_2.13 jar was copied")
+    return resolved
+
+
+def _cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def write_config(home: BrokerHome) -> None:
+    h, p, c = home.host, home.port, home.controller_port
+    home.config_file.write_text("\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@{h}:{c}",
+        f"listeners=PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}",
+        f"advertised.listeners=PLAINTEXT://{h}:{p}",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name=PLAINTEXT",
+        f"log.dirs={home.data}",
+        "num.partitions=3",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=10",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "transaction.state.log.num.partitions=10",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "log.cleaner.backoff.ms=1000",
+        "",
+    ]))
+    (home.root / "log4j2.yaml").write_text(LOG4J2)
+
+
+def _java_cmd(home: BrokerHome, main: str, *args: str) -> list[str]:
+    java = _require("java", "install Java 17+ (apt-get install openjdk-17-jre-headless)")
+    return [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={home.root / 'log4j2.yaml'}",
+            "-cp", str(home.libs / "*"), main, *args]
+
+
+def format_storage(home: BrokerHome) -> None:
+    if (home.data / "meta.properties").exists():
+        return
+    cmd = _java_cmd(home, "kafka.tools.StorageTool", "format", "-t", _cluster_id(),
+                    "-c", str(home.config_file))
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BrokerError(f"formatting KRaft storage failed: {done.stderr.strip()[-300:]}")
+
+
+def running_pid(home: BrokerHome) -> int | None:
+    """The pid in our pid file, if that process is alive and is our broker."""
+    try:
+        pid = int(home.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return None
+    return pid if b"kafka.Kafka" in cmdline and str(home.config_file).encode() in cmdline else None
+
+
+async def _answers(bootstrap: str) -> bool:
+    import logging
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    # Refused connections are expected while the broker boots; they are not news.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    try:
+        await admin.start()
+        cluster = await admin.describe_cluster()
+        return bool(cluster.get("brokers"))
+    except Exception:
+        return False
+    finally:
+        await admin.close()
+
+
+def wait_ready(home: BrokerHome, proc: subprocess.Popen[bytes],
+               timeout: float = READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = home.log_file.read_text(errors="replace").splitlines()[-5:]
+            raise BrokerError("broker exited during start-up: " + " | ".join(tail))
+        if asyncio.run(_answers(home.bootstrap)):
+            return
+        time.sleep(0.3)
+    raise BrokerError(f"broker did not answer on {home.bootstrap} within {timeout:.0f}s; "
+                      f"see {home.log_file}")
+
+
+def start(home: BrokerHome) -> str:
+    if running_pid(home) is not None:
+        return home.bootstrap
+    resolve_jars(home)
+    write_config(home)
+    format_storage(home)
+    with home.log_file.open("ab") as log:
+        proc = subprocess.Popen(_java_cmd(home, "kafka.Kafka", str(home.config_file)),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    home.pid_file.write_text(str(proc.pid))
+    wait_ready(home, proc)
+    return home.bootstrap
+
+
+def stop(home: BrokerHome, timeout: float = 30.0) -> bool:
+    pid = running_pid(home)
+    if pid is None:
+        home.pid_file.unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and running_pid(home) == pid:
+        time.sleep(0.2)
+    if running_pid(home) == pid:
+        os.kill(pid, signal.SIGKILL)
+    home.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def reset(home: BrokerHome) -> None:
+    stop(home)
+    shutil.rmtree(home.data, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kafka", description=__doc__)
+    parser.add_argument("command", choices=["start", "stop", "status", "reset"])
+    args = parser.parse_args(argv)
+    home = default_home()
+    try:
+        if args.command == "start":
+            print(start(home))
+        elif args.command == "stop":
+            print("stopped" if stop(home) else "not running")
+        elif args.command == "status":
+            pid = running_pid(home)
+            version = kafka_version(home) or "not downloaded"
+            state = f"running (pid {pid})" if pid else "not running"
+            print(f"{state} on {home.bootstrap}, kafka {version}")
+            return 0 if pid else 3
+        else:
+            reset(home)
+            print(f"stopped and removed {home.data}")
+    except BrokerError as exc:
+        print(f"kafka: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

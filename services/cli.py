@@ -1,0 +1,70 @@
+"""The `lederkontakt` command: topics, the local broker, erasure."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from shared.logging import configure_logging
+from shared.settings import KafkaSettings
+from shared.topics import Topics, create_topics
+
+
+def _topics_create(_: argparse.Namespace) -> int:
+    settings = KafkaSettings()
+    created = asyncio.run(create_topics(settings.aiokafka_kwargs(), Topics(settings.topic_prefix)))
+    total = len(Topics(settings.topic_prefix).all_specs())
+    print(f"{len(created)} topics created, {total - len(created)} already existed")
+    return 0
+
+
+def _kafka(args: argparse.Namespace) -> int:
+    from devtools import kafka_broker
+
+    return kafka_broker.main([args.action])
+
+
+def _people_erase(args: argparse.Namespace) -> int:
+    from services.referral.erase import erase_person
+
+    settings = KafkaSettings()
+    asyncio.run(erase_person(settings, args.person_id))
+    print(f"erasure of {args.person_id} published")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lederkontakt")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    topics = sub.add_parser("topics", help="manage the topic set").add_subparsers(
+        dest="action", required=True)
+    topics.add_parser("create", help="create every missing topic").set_defaults(func=_topics_create)
+
+    kafka = sub.add_parser("kafka", help="the local single-node broker")
+    kafka.add_argument("action", choices=["start", "stop", "status", "reset"])
+    kafka.set_defaults(func=_kafka)
+
+    people = sub.add_parser("people", help="people and their contact details").add_subparsers(
+        dest="action", required=True)
+    erase = people.add_parser("erase", help="publish the erasure (tombstone) of a person")
+    erase.add_argument("person_id")
+    erase.set_defaults(func=_people_erase)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    configure_logging()
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except (OSError, ConnectionError) as exc:
+        print(f"lederkontakt: {exc}", file=sys.stderr)
+        return 1
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Wiring of the referral service: one broker, two subscribers, their state tables."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from services.referral.domain.intake import IntakeRecord
+from services.referral.handlers import ReferralHandlers
+from shared.events import ConsentRecorded, decode_event, encode_event
+from shared.kafka import CO_PARTITIONED, EventProducer, make_broker
+from shared.logging import configure_logging
+from shared.settings import KafkaSettings
+from shared.state import ChangelogTable, listener_for
+from shared.topics import Topics
+
+INTAKE_GROUP = "referral"
+CONSENT_GROUP = "referral-consent"
+
+
+def _decode_consent(raw: bytes) -> ConsentRecorded:
+    return cast(ConsentRecorded, decode_event(raw, (ConsentRecorded,)))
+
+
+class ReferralService:
+    def __init__(self, settings: KafkaSettings) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.topic_prefix)
+        kwargs = settings.aiokafka_kwargs()
+        self.producer = EventProducer(kwargs)
+        self.intake: ChangelogTable[IntakeRecord] = ChangelogTable(
+            self.topics.referral_dedup, kwargs, self.producer,
+            encode=lambda r: r.model_dump_json().encode(),
+            decode=IntakeRecord.model_validate_json)
+        self.consents: ChangelogTable[ConsentRecorded] = ChangelogTable(
+            self.topics.consents, kwargs, self.producer, encode=encode_event,
+            decode=_decode_consent)
+        self.handlers = ReferralHandlers(self.topics, self.producer, self.intake, self.consents)
+        self.broker = make_broker(settings)
+
+        @self.broker.subscriber(self.topics.referrals, group_id=f"{settings.topic_prefix}{INTAKE_GROUP}",
+                                listener=listener_for(self.intake), auto_offset_reset="earliest",
+                                ack_policy=AckPolicy.NACK_ON_ERROR,
+                                partition_assignment_strategy=CO_PARTITIONED)
+        async def on_referral(msg: KafkaMessage) -> None:
+            await self.handlers.on_referral(msg.raw_message)
+
+        @self.broker.subscriber(self.topics.courses, self.topics.sessions,
+                                group_id=f"{settings.topic_prefix}{CONSENT_GROUP}",
+                                listener=listener_for(self.consents), auto_offset_reset="earliest",
+                                ack_policy=AckPolicy.NACK_ON_ERROR,
+                                partition_assignment_strategy=CO_PARTITIONED)
+        async def on_course_or_session(msg: KafkaMessage) -> None:
+            await self.handlers.on_course_or_session(msg.raw_message)
+
+    async def start(self) -> None:
+        await self.producer.start()
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        await self.producer.stop()
+
+
+def create_app() -> FastStream:
+    configure_logging()
+    service = ReferralService(KafkaSettings())
+    app = FastStream(service.broker)
+    app.on_startup(service.producer.start)
+    app.after_shutdown(service.producer.stop)
+    return app
+
+
+app = create_app() if __name__ == "__main__" else None
+
+if __name__ == "__main__":
+    import asyncio
+
+    asyncio.run(cast(FastStream, app).run())

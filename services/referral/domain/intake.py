@@ -1,0 +1,121 @@
+"""From a referral to an open course: identities, deduplication and withdrawal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.calendar import local_date
+from shared.events import (
+    CourseCancelled,
+    CourseStarted,
+    Event,
+    NotificationRequested,
+    Person,
+    PersonUpserted,
+    ReferralSubmitted,
+    ReferralWithdrawn,
+    ReferredPerson,
+)
+
+NAMESPACE = uuid5(NAMESPACE_URL, "https://lederkontakt/ids")
+Destination = Literal["people", "courses", "notifications"]
+
+
+class IntakeRecord(BaseModel):
+    """What the service remembers of a referral id, so a repeat opens nothing new."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    course_id: str | None
+    status: Literal["open", "withdrawn"]
+
+
+@dataclass(frozen=True)
+class IntakeDecision:
+    outputs: list[tuple[Destination, Event]] = field(default_factory=list)
+    record: IntakeRecord | None = None
+    outcome: str = "ignored"
+
+
+def stable_id(*parts: str) -> UUID:
+    return uuid5(NAMESPACE, "/".join(parts))
+
+
+def course_id_for(referral_id: str) -> str:
+    """A referral id always maps to the same course id, so even a repeat that slips past
+    deduplication (a crash before the dedup record was written) opens the same course."""
+    return f"c-{stable_id('course', referral_id).hex[:20]}"
+
+
+def person_id_for(person: ReferredPerson) -> str:
+    """The intake's id when it gives one, else one derived from the e-mail (or phone)."""
+    if person.person_id:
+        return person.person_id
+    handle = (person.email or person.phone or person.name).lower()
+    return f"p-{stable_id('person', handle).hex[:20]}"
+
+
+def _person(details: ReferredPerson, at: datetime, course_id: str) -> PersonUpserted:
+    pid = person_id_for(details)
+    person = Person(person_id=pid, **details.model_dump(exclude={"person_id"}))
+    return PersonUpserted(event_id=stable_id(course_id, "person", pid), occurred_at=at,
+                          person=person)
+
+
+def open_course(referral: ReferralSubmitted, now: datetime) -> IntakeDecision:
+    """A new referral opens one course, records its people and sends the leader a receipt.
+    The receipt needs no employee consent: the leader made the referral themselves."""
+    course_id = course_id_for(referral.referral_id)
+    correlation = referral.correlation_id
+    people = [p for p in (referral.employee, referral.leader, referral.psychologist,
+                          referral.team_lead) if p is not None]
+    outputs: list[tuple[Destination, Event]] = [
+        ("people", _person(p, now, course_id)) for p in people
+    ]
+    leader_id = person_id_for(referral.leader)
+    psychologist_id = person_id_for(referral.psychologist) if referral.psychologist else None
+    outputs.append(("courses", CourseStarted(
+        event_id=stable_id(course_id, "started"), occurred_at=now, course_id=course_id,
+        correlation_id=correlation, referral_id=referral.referral_id,
+        employee_id=person_id_for(referral.employee), leader_id=leader_id,
+        psychologist_id=psychologist_id,
+        team_lead_id=person_id_for(referral.team_lead) if referral.team_lead else None,
+        start_date=local_date(referral.occurred_at), language=referral.employee.language,
+        employee_consents_to_leader_contact=referral.employee_consents_to_leader_contact,
+        consent_stated_at=referral.occurred_at,
+    )))
+    outputs.append(("notifications", NotificationRequested(
+        event_id=stable_id(course_id, "receipt"), occurred_at=now, course_id=course_id,
+        correlation_id=correlation, notification_id=f"{course_id}:referral_receipt",
+        kind="referral_receipt", recipient_id=leader_id, recipient_role="leader",
+        psychologist_id=psychologist_id, requires_consent="none",
+    )))
+    return IntakeDecision(outputs, IntakeRecord(course_id=course_id, status="open"), "opened")
+
+
+def decide_intake(
+    known: IntakeRecord | None, event: ReferralSubmitted | ReferralWithdrawn, now: datetime
+) -> IntakeDecision:
+    """A referral id opens at most one course; a withdrawal cancels it, and a withdrawal that
+    comes first means a later submission of the same referral opens nothing."""
+    if isinstance(event, ReferralSubmitted):
+        if known is not None:
+            return IntakeDecision(outcome="duplicate")
+        return open_course(event, now)
+    if known is None:
+        return IntakeDecision(record=IntakeRecord(course_id=None, status="withdrawn"),
+                              outcome="withdrawn_before_submitted")
+    if known.status == "withdrawn" or known.course_id is None:
+        return IntakeDecision(outcome="duplicate")
+    cancelled = CourseCancelled(
+        event_id=stable_id(known.course_id, "cancelled"), occurred_at=now,
+        course_id=known.course_id, correlation_id=event.correlation_id,
+        reason="referral_withdrawn",
+    )
+    return IntakeDecision([("courses", cancelled)],
+                          IntakeRecord(course_id=known.course_id, status="withdrawn"), "cancelled")

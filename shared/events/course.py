@@ -1,0 +1,127 @@
+"""A course's life: opened by the referral service, lived through session events."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.events.envelope import Event
+from shared.events.people import Language, PersonId
+
+Party = Literal["employee", "leader", "psychologist"]
+ConsentScope = Literal["leader_contact", "three_party_meeting"]
+ContactKind = Literal["start_call", "follow_up", "end_contact", "three_party_meeting", "plan_review"]
+PlanKind = Literal["return_to_work", "retention"]
+
+
+class CourseStarted(Event):
+    type: Literal["course.started"] = "course.started"
+    referral_id: str = Field(min_length=1, max_length=100)
+    employee_id: PersonId
+    leader_id: PersonId
+    psychologist_id: PersonId | None = None
+    team_lead_id: PersonId | None = None
+    start_date: date
+    language: Language = "da"
+    employee_consents_to_leader_contact: bool = False
+    consent_stated_at: AwareDatetime | None = None
+
+
+class CourseCancelled(Event):
+    type: Literal["course.cancelled"] = "course.cancelled"
+    reason: Literal["referral_withdrawn", "other"] = "other"
+
+
+class CourseEnded(Event):
+    type: Literal["course.ended"] = "course.ended"
+    end_date: date
+
+
+class SessionScheduled(Event):
+    type: Literal["session.scheduled"] = "session.scheduled"
+    session_id: str = Field(min_length=1, max_length=100)
+    at: AwareDatetime
+
+
+class SessionHeld(Event):
+    type: Literal["session.held"] = "session.held"
+    session_id: str = Field(min_length=1, max_length=100)
+    at: AwareDatetime
+
+
+class SessionCancelled(Event):
+    type: Literal["session.cancelled"] = "session.cancelled"
+    session_id: str = Field(min_length=1, max_length=100)
+
+
+class LeaderContactLogged(Event):
+    type: Literal["leader_contact.logged"] = "leader_contact.logged"
+    contact_kind: ContactKind
+    contact_point_id: str | None = Field(default=None, max_length=200)
+    at: AwareDatetime
+
+
+class FollowUpRequested(Event):
+    type: Literal["follow_up.requested"] = "follow_up.requested"
+    follow_up_id: str = Field(min_length=1, max_length=100)
+    due_date: date | None = None
+
+
+class PsychologistAssigned(Event):
+    type: Literal["psychologist.assigned"] = "psychologist.assigned"
+    psychologist_id: PersonId
+
+
+class ConsentGiven(Event):
+    type: Literal["consent.given"] = "consent.given"
+    party: Party
+    scope: ConsentScope
+
+
+class ConsentWithdrawn(Event):
+    type: Literal["consent.withdrawn"] = "consent.withdrawn"
+    party: Party
+    scope: ConsentScope
+
+
+class PlanSet(Event):
+    type: Literal["plan.set"] = "plan.set"
+    plan_id: str = Field(min_length=1, max_length=100)
+    plan_kind: PlanKind
+    review_date: date
+
+
+class ConsentStatement(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    agreed: bool
+    as_of: AwareDatetime
+
+
+class ConsentState(BaseModel):
+    """A course's current consent: the latest statement of each party per scope."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    leader_contact: ConsentStatement | None = None
+    three_party: dict[Party, ConsentStatement] = Field(default_factory=dict)
+
+    @property
+    def allows_leader_contact(self) -> bool:
+        return self.leader_contact is not None and self.leader_contact.agreed
+
+    @property
+    def allows_three_party_meeting(self) -> bool:
+        parties: tuple[Party, ...] = ("employee", "leader", "psychologist")
+        return self.allows_leader_contact and all(
+            p in self.three_party and self.three_party[p].agreed for p in parties
+        )
+
+
+class ConsentRecorded(Event):
+    """The compacted `consents` record: the whole current consent state of one course."""
+
+    type: Literal["consent.recorded"] = "consent.recorded"
+    state: ConsentState

@@ -1,0 +1,78 @@
+"""People and their contact details: the only place names, e-mails and phone numbers live."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Annotated, Literal
+
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+from shared.events.envelope import Event
+
+Language = Literal["da", "en"]
+Channel = Literal["email", "sms"]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def normalise_phone(value: str) -> str:
+    """Phone numbers are stored in E.164; a number without country code is Danish."""
+    try:
+        number = phonenumbers.parse(value, "DK")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {exc}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clean_name(value: str) -> str:
+    """Names are NFC-normalised, trimmed and free of control characters."""
+    value = unicodedata.normalize("NFC", value).strip()
+    if _CONTROL.search(value):
+        raise ValueError("name contains control characters")
+    if not value:
+        raise ValueError("name is empty")
+    return value
+
+
+Phone = Annotated[str, AfterValidator(normalise_phone)]
+Name = Annotated[str, Field(max_length=200), AfterValidator(clean_name)]
+PersonId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+class ContactDetails(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Name
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    language: Language = "da"
+    preferred_channel: Channel | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self.email is not None or self.phone is not None
+
+
+class Person(ContactDetails):
+    person_id: PersonId
+
+
+class PersonUpserted(Event):
+    type: Literal["person.upserted"] = "person.upserted"
+    person: Person
+
+    @property
+    def key(self) -> str:
+        return self.person.person_id
+
+
+class PersonErased(Event):
+    type: Literal["person.erased"] = "person.erased"
+    person_id: PersonId
+
+    @property
+    def key(self) -> str:
+        return self.person_id

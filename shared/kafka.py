@@ -1,0 +1,112 @@
+"""Producing events, dead-lettering what cannot be read, and the consumer settings we rely on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from faststream.kafka import KafkaBroker
+from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
+
+from shared.events import Event, EventDecodeError, decode_event, encode_event
+from shared.logging import get_logger, redact_text
+
+log = get_logger(__name__)
+
+# Range assignment gives one member the same partition numbers of every co-partitioned input
+# topic, so the state of a course (kept per partition number) sits with all of its events.
+CO_PARTITIONED: Sequence[Any] = (RangePartitionAssignor,)
+
+
+class EventProducer:
+    """One idempotent producer per process; every send waits for the broker's acknowledgement."""
+
+    def __init__(self, kafka_kwargs: dict[str, Any]) -> None:
+        self._producer = AIOKafkaProducer(
+            **kafka_kwargs, acks="all", enable_idempotence=True, linger_ms=5,
+            max_request_size=2 * 1024 * 1024,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: str | None,
+        partition: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        await self._producer.send_and_wait(
+            topic,
+            value=value,
+            key=key.encode() if key is not None else None,
+            partition=partition,
+            headers=[(k, v.encode()) for k, v in (headers or {}).items()],
+        )
+
+    async def publish(self, topic: str, event: Event, partition: int | None = None) -> None:
+        await self.send(topic, encode_event(event), event.key, partition,
+                        {"type": getattr(event, "type", "")})
+
+    async def dead_letter(
+        self,
+        dlq_topic: str,
+        raw: bytes | None,
+        key: bytes | None,
+        reason: str,
+        source: tuple[str, int, int],
+    ) -> None:
+        """The original bytes go to the DLQ untouched; why, and where from, go in headers."""
+        topic, partition, offset = source
+        await self._producer.send_and_wait(
+            dlq_topic,
+            value=raw,
+            key=key,
+            headers=[
+                ("dlq.reason", redact_text(reason)[:1000].encode()),
+                ("dlq.source.topic", topic.encode()),
+                ("dlq.source.partition", str(partition).encode()),
+                ("dlq.source.offset", str(offset).encode()),
+            ],
+        )
+
+
+async def decode_or_dead_letter(
+    producer: EventProducer,
+    record: Any,
+    dlq_topic: str,
+    expected: tuple[type[Event], ...] = (),
+) -> Event | None:
+    """The event in a consumer record, or None once the record is safely in the DLQ."""
+    try:
+        return decode_event(record.value, expected)
+    except EventDecodeError as exc:
+        await producer.dead_letter(dlq_topic, record.value, record.key, exc.reason,
+                                   (record.topic, record.partition, record.offset))
+        log.warning("dead_lettered", topic=record.topic, partition=record.partition,
+                    offset=record.offset, dlq=dlq_topic, reason=exc.reason)
+        return None
+
+
+def make_broker(settings: Any) -> KafkaBroker:
+    """A FastStream KafkaBroker with our connection settings; per-message logs at DEBUG."""
+
+    kwargs = settings.aiokafka_kwargs()
+    security = None
+    if settings.security_protocol.startswith("SASL"):
+        password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
+        cls: Any = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256,
+               "SCRAM-SHA-512": SASLScram512}[settings.sasl_mechanism]
+        security = cls(username=settings.sasl_username or "", password=password,
+                       ssl_context=kwargs.get("ssl_context"),
+                       use_ssl=settings.security_protocol == "SASL_SSL")
+    return KafkaBroker(kwargs["bootstrap_servers"], client_id=kwargs["client_id"],
+                       security=security, log_level=logging.DEBUG)

@@ -1,0 +1,81 @@
+"""structlog set-up: JSON for machines, readable lines in a terminal, personal data redacted."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+CPR = re.compile(r"\b\d{6}-?\d{4}\b")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE = re.compile(r"(?<![\w-])(?:\+|00)\d[\d\s-]{6,16}\d\b|\b\d{2}\s?\d{2}\s?\d{2}\s?\d{2}\b")
+
+
+def redact_text(text: str) -> str:
+    """CPR numbers, e-mail addresses and phone numbers never reach a log line."""
+    text = CPR.sub("[cpr]", text)
+    text = EMAIL.sub("[email]", text)
+    return PHONE.sub("[phone]", text)
+
+
+def redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact_value(v) for v in value]
+    if isinstance(value, BaseException):
+        return redact_text(f"{type(value).__name__}: {value}")
+    return value
+
+
+def redact_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    return {key: redact_value(value) for key, value in event_dict.items()}
+
+
+def configure_logging(*, json: bool | None = None, level: int = logging.INFO) -> None:
+    """JSON when not attached to a terminal (or when asked), colourful key=value otherwise."""
+    use_json = (not sys.stderr.isatty()) if json is None else json
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_processor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
+    # Library loggers (aiokafka, FastStream) may print addresses from their own exceptions.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_StdlibRedactor())
+
+
+class _StdlibRedactor(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_text(record.getMessage())
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,148 @@
+"""A table in memory, backed by a compacted changelog topic (as Kafka Streams and Faust keep state).
+
+Each key lives in the changelog partition with the number of the input partition its record
+came from. When the consumer group assigns input partitions to this process, the table replays
+those changelog partitions up to the high-water mark captured at assignment before any input
+is processed; on revocation it forgets them, since another member now owns that state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+
+from shared.kafka import EventProducer
+from shared.logging import get_logger
+
+V = TypeVar("V")
+log = get_logger(__name__)
+
+
+class ChangelogTable(Generic[V]):
+    def __init__(
+        self,
+        topic: str,
+        kafka_kwargs: dict[str, Any],
+        producer: EventProducer,
+        encode: Callable[[V], bytes],
+        decode: Callable[[bytes], V],
+    ) -> None:
+        self.topic = topic
+        self._kafka_kwargs = kafka_kwargs
+        self._producer = producer
+        self._encode = encode
+        self._decode = decode
+        self._values: dict[str, V] = {}
+        self._partition_of: dict[str, int] = {}
+        self.owned: set[int] = set()
+        self.ready = asyncio.Event()
+
+    def get(self, key: str) -> V | None:
+        return self._values.get(key)
+
+    def partition_of(self, key: str) -> int | None:
+        return self._partition_of.get(key)
+
+    def items(self) -> Iterator[tuple[str, V]]:
+        return iter(list(self._values.items()))
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    async def put(self, key: str, value: V, partition: int) -> None:
+        # The changelog write is acknowledged before memory changes, and callers commit their
+        # input offset only after this returns: state is never ahead of what Kafka holds.
+        await self._producer.send(self.topic, self._encode(value), key, partition)
+        self._values[key] = value
+        self._partition_of[key] = partition
+
+    async def delete(self, key: str, partition: int) -> None:
+        await self._producer.send(self.topic, None, key, partition)
+        self._values.pop(key, None)
+        self._partition_of.pop(key, None)
+
+    async def recover(self, partitions: Iterable[int]) -> int:
+        """Replay the given changelog partitions into memory; returns the records read."""
+        parts = sorted(set(partitions))
+        if not parts:
+            return 0
+        self.drop(parts)
+        started = time.monotonic()
+        consumer = AIOKafkaConsumer(
+            **self._kafka_kwargs, group_id=None, enable_auto_commit=False,
+            isolation_level="read_committed", auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        await consumer.start()
+        read = 0
+        fresh: dict[str, tuple[int, V | None]] = {}
+        try:
+            tps = [TopicPartition(self.topic, p) for p in parts]
+            consumer.assign(tps)
+            end = await consumer.end_offsets(tps)
+            start = await consumer.beginning_offsets(tps)
+            for tp in tps:
+                consumer.seek(tp, start[tp])
+            pending = [tp for tp in tps if end[tp] > 0]
+            while pending:
+                batch = await consumer.getmany(*pending, timeout_ms=500, max_records=10_000)
+                for tp, records in batch.items():
+                    for record in records:
+                        if record.offset >= end[tp] or record.key is None:
+                            continue
+                        read += 1
+                        value = None if record.value is None else self._decode(record.value)
+                        fresh[record.key.decode()] = (tp.partition, value)
+                pending = [tp for tp in pending if await consumer.position(tp) < end[tp]]
+        finally:
+            await consumer.stop()
+        for key, (partition, value) in fresh.items():
+            if value is None:
+                self._values.pop(key, None)
+                self._partition_of.pop(key, None)
+            else:
+                self._values[key] = value
+                self._partition_of[key] = partition
+        self.owned.update(parts)
+        log.info("state_recovered", topic=self.topic, partitions=parts, records=read,
+                 keys=len(self._values), seconds=round(time.monotonic() - started, 3))
+        return read
+
+    def drop(self, partitions: Iterable[int]) -> None:
+        gone = set(partitions)
+        for key in [k for k, p in self._partition_of.items() if p in gone]:
+            del self._values[key]
+            del self._partition_of[key]
+        self.owned -= gone
+
+    def listener(self) -> ConsumerRebalanceListener:
+        return _TableListener([self])
+
+
+class _TableListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """aiokafka awaits these callbacks before fetching again, so input waits for the rebuild."""
+
+    def __init__(self, tables: list[ChangelogTable[Any]]) -> None:
+        self.tables = tables
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # The eager protocol revokes everything before each new assignment. A partition that
+        # comes straight back was owned by nobody else in between, so its state is kept; the
+        # decision is made in on_partitions_assigned, once the new assignment is known.
+        for table in self.tables:
+            table.ready.clear()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        numbers = {tp.partition for tp in assigned}
+        for table in self.tables:
+            table.drop(table.owned - numbers)
+            await table.recover(numbers - table.owned)
+            table.ready.set()
+
+
+def listener_for(*tables: ChangelogTable[Any]) -> ConsumerRebalanceListener:
+    return _TableListener(list(tables))

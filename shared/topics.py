@@ -1,0 +1,134 @@
+"""Every topic of the system, its partitions and cleanup policy, and idempotent creation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+DEFAULT_PARTITIONS = 6
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    cleanup: Literal["delete", "compact"] = "delete"
+    has_dlq: bool = False
+    partitions: int = DEFAULT_PARTITIONS
+
+    def configs(self) -> dict[str, str]:
+        if self.cleanup == "compact":
+            # Small segments let the cleaner run while a topic is still young.
+            return {"cleanup.policy": "compact", "segment.ms": "3600000",
+                    "min.cleanable.dirty.ratio": "0.1", "delete.retention.ms": "86400000"}
+        return {"cleanup.policy": "delete", "retention.ms": str(14 * 24 * 3600 * 1000)}
+
+
+# Changelogs share their input's partition count: a record's state lives in the changelog
+# partition with the same number as the input partition it came from.
+SPECS: tuple[TopicSpec, ...] = (
+    TopicSpec("referrals", has_dlq=True),
+    TopicSpec("sessions", has_dlq=True),
+    TopicSpec("courses", has_dlq=True),
+    TopicSpec("people", cleanup="compact", has_dlq=True),
+    TopicSpec("consents", cleanup="compact", has_dlq=True),
+    TopicSpec("contact-points"),
+    TopicSpec("notifications.requested", has_dlq=True),
+    TopicSpec("notifications.status"),
+    TopicSpec("referral.dedup-changelog", cleanup="compact"),
+    TopicSpec("contact-scheduler.state-changelog", cleanup="compact"),
+    TopicSpec("notifier.ledger", cleanup="compact"),
+)
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names, optionally prefixed (tests give each run its own prefix)."""
+
+    prefix: str = ""
+
+    def name(self, base: str) -> str:
+        return f"{self.prefix}{base}"
+
+    def dlq(self, base: str) -> str:
+        return f"{self.prefix}{base}.dlq"
+
+    @property
+    def referrals(self) -> str:
+        return self.name("referrals")
+
+    @property
+    def sessions(self) -> str:
+        return self.name("sessions")
+
+    @property
+    def courses(self) -> str:
+        return self.name("courses")
+
+    @property
+    def people(self) -> str:
+        return self.name("people")
+
+    @property
+    def consents(self) -> str:
+        return self.name("consents")
+
+    @property
+    def contact_points(self) -> str:
+        return self.name("contact-points")
+
+    @property
+    def notifications_requested(self) -> str:
+        return self.name("notifications.requested")
+
+    @property
+    def notifications_status(self) -> str:
+        return self.name("notifications.status")
+
+    @property
+    def referral_dedup(self) -> str:
+        return self.name("referral.dedup-changelog")
+
+    @property
+    def scheduler_state(self) -> str:
+        return self.name("contact-scheduler.state-changelog")
+
+    @property
+    def notifier_ledger(self) -> str:
+        return self.name("notifier.ledger")
+
+    def all_specs(self) -> list[TopicSpec]:
+        specs: list[TopicSpec] = []
+        for spec in SPECS:
+            specs.append(TopicSpec(self.name(spec.name), spec.cleanup, spec.has_dlq, spec.partitions))
+            if spec.has_dlq:
+                specs.append(TopicSpec(self.dlq(spec.name), "delete", False, 1))
+        return specs
+
+
+async def create_topics(
+    kafka_kwargs: dict[str, Any], topics: Topics, replication_factor: int = 1
+) -> list[str]:
+    """Create every missing topic; existing ones are left as they are. Returns those created."""
+    admin = AIOKafkaAdminClient(**kafka_kwargs)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [s for s in topics.all_specs() if s.name not in existing]
+        if not wanted:
+            return []
+        response = await admin.create_topics(
+            [NewTopic(s.name, s.partitions, replication_factor, topic_configs=s.configs())
+             for s in wanted]
+        )
+        created: list[str] = []
+        for name, code, *_ in response.topic_errors:
+            if code == 0:
+                created.append(name)
+            elif code != TopicAlreadyExistsError.errno:  # another creator won the race
+                raise RuntimeError(f"could not create topic {name}: {for_code(code).__name__}")
+        return created
+    finally:
+        await admin.close()

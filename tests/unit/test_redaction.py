@@ -1,0 +1,39 @@
+import json
+
+import structlog
+
+from shared.logging import configure_logging, redact_text, redact_value
+
+
+def test_cpr_email_and_phone_are_redacted_in_text() -> None:
+    text = "cpr 010203-1234 or 0102031234, mail lars@example.org, tlf +45 20 30 40 50 / 20304050"
+    out = redact_text(text)
+    for secret in ("010203", "0102031234", "lars@", "20 30 40 50", "20304050"):
+        assert secret not in out
+    assert out.count("[cpr]") == 2 and "[email]" in out and out.count("[phone]") == 2
+
+
+def test_dates_and_offsets_are_left_alone() -> None:
+    assert redact_text("2026-11-26T08:30:00+01:00 offset=1234") == (
+        "2026-11-26T08:30:00+01:00 offset=1234"
+    )
+
+
+def test_nested_values_and_exceptions_are_redacted() -> None:
+    value = {"a": ["x lars@example.org", {"b": "010203-1234"}], "e": ValueError("tlf 20304050")}
+    out = redact_value(value)
+    assert "lars@" not in json.dumps(out) and "010203" not in json.dumps(out)
+    assert out["e"] == "ValueError: tlf [phone]"
+
+
+def test_log_lines_and_tracebacks_are_redacted(capsys) -> None:  # type: ignore[no-untyped-def]
+    configure_logging(json=True)
+    log = structlog.get_logger("t")
+    try:
+        raise RuntimeError("could not mail lars@example.org about 010203-1234")
+    except RuntimeError:
+        log.exception("send_failed", to="lars@example.org", extra={"phone": "+4520304050"})
+    err = capsys.readouterr().err
+    assert "send_failed" in err
+    assert "lars@" not in err and "010203" not in err and "4520304050" not in err
+    configure_logging(json=False)
