@@ -41,6 +41,11 @@ class ChangelogTable(Generic[V]):
         self.owned: set[int] = set()
         self.ready = asyncio.Event()
 
+    async def wait_ready(self) -> None:
+        """Handlers call this first: aiokafka may hand out records of a newly assigned partition
+        while the rebalance listener is still replaying its state."""
+        await self.ready.wait()
+
     def get(self, key: str) -> V | None:
         return self._values.get(key)
 

@@ -40,6 +40,7 @@ class ReferralHandlers:
                 "notifications": self.topics.notifications_requested}[destination]
 
     async def on_referral(self, record: Any) -> None:
+        await self.intake.wait_ready()
         event = await decode_or_dead_letter(self.producer, record, self.topics.dlq("referrals"),
                                             INTAKE_EVENTS)
         if event is None:
@@ -54,6 +55,7 @@ class ReferralHandlers:
                  course_id=decision.record.course_id if decision.record else None)
 
     async def on_course_or_session(self, record: Any) -> None:
+        await self.consents.wait_ready()
         source = "courses" if record.topic == self.topics.courses else "sessions"
         event = await decode_or_dead_letter(self.producer, record, self.topics.dlq(source))
         if event is None or not isinstance(event, CONSENT_INPUTS) or event.course_id is None:

@@ -1,0 +1,53 @@
+"""In-memory stand-ins for the Kafka producer, for handler tests without a broker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.events import Event, encode_event
+
+
+@dataclass
+class Sent:
+    topic: str
+    value: bytes | None
+    key: str | None
+    partition: int | None
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeProducer:
+    sent: list[Sent] = field(default_factory=list)
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, topic: str, value: bytes | None, key: str | None,
+                   partition: int | None = None, headers: dict[str, str] | None = None) -> None:
+        self.sent.append(Sent(topic, value, key, partition, headers or {}))
+
+    async def publish(self, topic: str, event: Event, partition: int | None = None) -> None:
+        await self.send(topic, encode_event(event), event.key, partition)
+
+    async def dead_letter(self, dlq_topic: str, raw: bytes | None, key: bytes | None,
+                          reason: str, source: tuple[str, int, int]) -> None:
+        self.sent.append(Sent(dlq_topic, raw, key.decode(errors="replace") if key else None,
+                              None, {"dlq.reason": reason}))
+
+    def on(self, topic: str) -> list[Sent]:
+        return [s for s in self.sent if s.topic == topic]
+
+
+@dataclass
+class Record:
+    """The fields of an aiokafka ConsumerRecord that handlers read."""
+
+    topic: str
+    value: bytes | None
+    key: bytes | None = None
+    partition: int = 0
+    offset: int = 0
+    headers: list[Any] = field(default_factory=list)

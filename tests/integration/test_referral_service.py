@@ -1,0 +1,153 @@
+"""The referral service against the real broker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from services.referral.app import ReferralService
+from services.referral.domain.intake import course_id_for
+from shared.events import ConsentGiven, ConsentWithdrawn, ReferralWithdrawn, encode_event
+from shared.kafka import EventProducer
+from shared.settings import KafkaSettings
+from shared.topics import Topics
+from tests.integration.helpers import read_events, read_records
+from tests.samples import AT, referral
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def producer(kafka: KafkaSettings) -> AsyncIterator[EventProducer]:
+    p = EventProducer(kafka.aiokafka_kwargs())
+    await p.start()
+    yield p
+    await p.stop()
+
+
+@pytest.fixture
+async def service(kafka: KafkaSettings) -> AsyncIterator[ReferralService]:
+    svc = ReferralService(kafka)
+    await svc.start()
+    yield svc
+    await svc.stop()
+
+
+async def test_a_referral_yields_one_course_its_people_consent_and_a_receipt(
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer, service: ReferralService
+) -> None:
+    await producer.publish(topics.referrals, referral("r-1", consent=True))
+    [course] = await read_events(kafka, topics.courses, expect=1)
+    assert course.type == "course.started" and course.course_id == course_id_for("r-1")  # type: ignore[attr-defined]
+    people = await read_events(kafka, topics.people, expect=3)
+    assert sorted(p.person.name for p in people) == [  # type: ignore[attr-defined]
+        "Emma Employee", "Lars Leader", "Pia Psykolog"]
+    [consent] = await read_events(kafka, topics.consents, expect=1)
+    assert consent.state.allows_leader_contact  # type: ignore[attr-defined]
+    [receipt] = await read_events(kafka, topics.notifications_requested, expect=1)
+    assert receipt.kind == "referral_receipt"  # type: ignore[attr-defined]
+
+
+async def test_a_duplicate_referral_opens_nothing_new_also_after_a_restart(
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer
+) -> None:
+    first = ReferralService(kafka)
+    await first.start()
+    await producer.publish(topics.referrals, referral("r-dup"))
+    await producer.publish(topics.referrals, referral("r-dup"))
+    await producer.publish(topics.referrals, referral("r-other"))
+    assert len(await read_events(kafka, topics.courses, expect=2, settle=1.0)) == 2
+    await first.stop()
+
+    second = ReferralService(kafka)
+    await second.start()
+    await producer.publish(topics.referrals, referral("r-dup"))
+    await producer.publish(topics.referrals, referral("r-third"))
+    courses = await read_events(kafka, topics.courses, expect=3, settle=1.5)
+    await second.stop()
+    assert sorted(c.course_id for c in courses) == sorted(  # type: ignore[type-var]
+        course_id_for(r) for r in ("r-dup", "r-other", "r-third"))
+
+
+BAD_INPUTS: list[tuple[bytes, str]] = [
+    (b"{not json", "invalid JSON"),
+    (b"\x00\xff binary", "invalid JSON"),
+    (b'"a string"', "not a JSON object"),
+    (b'{"type": "referral.exploded", "schema_version": 1}', "unknown event type"),
+    (json.dumps({**json.loads(encode_event(referral("r-v"))), "schema_version": 2}).encode(),
+     "unsupported schema_version"),
+    (encode_event(ConsentGiven(occurred_at=AT, course_id="c", party="employee",
+                               scope="leader_contact")), "does not belong"),
+    (json.dumps({**json.loads(encode_event(referral("r-e"))),
+                 "employee": {"name": "No Channel"}}).encode(), "neither e-mail nor phone"),
+    (json.dumps({**json.loads(encode_event(referral("r-l"))),
+                 "leader": {"name": "L", "email": "not-an-email"}}).encode(), "leader.email"),
+    (json.dumps({**json.loads(encode_event(referral("r-p"))),
+                 "employee": {"name": "E", "phone": "12"}}).encode(), "phone"),
+    (json.dumps({**json.loads(encode_event(referral("r-t"))),
+                 "occurred_at": "2026-11-26T09:00:00"}).encode(), "occurred_at"),
+]
+
+
+async def test_ten_kinds_of_bad_input_end_in_the_dlq_while_good_ones_go_through_in_order(
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer, service: ReferralService
+) -> None:
+    goods = [referral(f"good-{i}") for i in range(len(BAD_INPUTS) + 1)]
+    # One key for all, so they share a partition and their order is observable.
+    await producer.send(topics.referrals, encode_event(goods[0]), "intake")
+    for (raw, _), good in zip(BAD_INPUTS, goods[1:], strict=True):
+        await producer.send(topics.referrals, raw, "intake")
+        await producer.send(topics.referrals, encode_event(good), "intake")
+    dead = await read_records(kafka, topics.dlq("referrals"), expect=len(BAD_INPUTS))
+    courses = await read_events(kafka, topics.courses, expect=len(goods))
+    # Courses land on many partitions; the time each was opened shows the processing order.
+    in_processing_order = sorted(courses, key=lambda c: c.occurred_at)
+    assert [c.course_id for c in in_processing_order] == [course_id_for(g.referral_id) for g in goods]
+    assert [d.value for d in dead] == [raw for raw, _ in BAD_INPUTS]
+    for record, (_, reason) in zip(dead, BAD_INPUTS, strict=True):
+        assert reason in dict(record.headers)["dlq.reason"].decode()
+
+
+async def test_a_withdrawal_after_a_grant_leaves_no_consent_even_out_of_order(
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer, service: ReferralService
+) -> None:
+    await producer.publish(topics.referrals, referral("r-c", consent=False))
+    course_id = course_id_for("r-c")
+    given = ConsentGiven(occurred_at=AT + timedelta(hours=1), course_id=course_id,
+                         party="employee", scope="leader_contact")
+    withdrawn = ConsentWithdrawn(occurred_at=AT + timedelta(hours=2), course_id=course_id,
+                                 party="employee", scope="leader_contact")
+    await producer.publish(topics.sessions, withdrawn)
+    await producer.publish(topics.sessions, given)
+    records = await read_events(kafka, topics.consents, expect=1, settle=2.0)
+    assert not records[-1].state.allows_leader_contact  # type: ignore[attr-defined]
+    assert records[-1].state.leader_contact.as_of == withdrawn.occurred_at  # type: ignore[attr-defined]
+
+
+async def test_a_withdrawn_referral_cancels_its_course(
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer, service: ReferralService
+) -> None:
+    await producer.publish(topics.referrals, referral("r-w"))
+    await producer.publish(topics.referrals, ReferralWithdrawn(occurred_at=AT, referral_id="r-w"))
+    events = await read_events(kafka, topics.courses, expect=2)
+    assert [e.type for e in events] == ["course.started", "course.cancelled"]  # type: ignore[attr-defined]
+
+
+async def test_an_erased_person_is_gone_from_the_compacted_people_view(
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer, service: ReferralService
+) -> None:
+    from services.referral.domain.intake import person_id_for
+    from services.referral.erase import erase_person
+    from shared.state import ChangelogTable
+
+    await producer.publish(topics.referrals, referral("r-x"))
+    await read_events(kafka, topics.people, expect=3)
+    employee_id = person_id_for(referral("r-x").employee)
+    await erase_person(kafka, employee_id)
+    view: ChangelogTable[bytes] = ChangelogTable(topics.people, kafka.aiokafka_kwargs(), producer,
+                                                 encode=bytes, decode=bytes)
+    await view.recover(range(6))
+    assert view.get(employee_id) is None and len(view) == 2
