@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -25,16 +26,28 @@ class EventProducer:
     """One idempotent producer per process; every send waits for the broker's acknowledgement."""
 
     def __init__(self, kafka_kwargs: dict[str, Any]) -> None:
-        self._producer = AIOKafkaProducer(
-            **kafka_kwargs, acks="all", enable_idempotence=True, linger_ms=5,
-            max_request_size=2 * 1024 * 1024,
-        )
+        self._kafka_kwargs = kafka_kwargs
+        self._client: AIOKafkaProducer | None = None
+
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        if self._client is None:
+            raise RuntimeError("EventProducer used before start()")
+        return self._client
 
     async def start(self) -> None:
-        await self._producer.start()
+        # aiokafka binds a producer to the running loop, so it is made here, not in __init__.
+        if self._client is None:
+            self._client = AIOKafkaProducer(
+                **self._kafka_kwargs, acks="all", enable_idempotence=True, linger_ms=0,
+                max_request_size=2 * 1024 * 1024,
+            )
+            await self._client.start()
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._client is not None:
+            await self._client.stop()
+            self._client = None
 
     async def send(
         self,
@@ -55,6 +68,16 @@ class EventProducer:
     async def publish(self, topic: str, event: Event, partition: int | None = None) -> None:
         await self.send(topic, encode_event(event), event.key, partition,
                         {"type": getattr(event, "type", "")})
+
+    async def publish_all(self, outputs: Sequence[tuple[str, Event]]) -> None:
+        """Send every event at once and return when the broker has acknowledged them all."""
+        futures = [
+            await self._producer.send(topic, encode_event(event),
+                                      key=event.key.encode() if event.key else None,
+                                      headers=[("type", getattr(event, "type", "").encode())])
+            for topic, event in outputs
+        ]
+        await asyncio.gather(*futures)
 
     async def dead_letter(
         self,

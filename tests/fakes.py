@@ -32,6 +32,10 @@ class FakeProducer:
     async def publish(self, topic: str, event: Event, partition: int | None = None) -> None:
         await self.send(topic, encode_event(event), event.key, partition)
 
+    async def publish_all(self, outputs: list[tuple[str, Event]]) -> None:
+        for topic, event in outputs:
+            await self.publish(topic, event)
+
     async def dead_letter(self, dlq_topic: str, raw: bytes | None, key: bytes | None,
                           reason: str, source: tuple[str, int, int]) -> None:
         self.sent.append(Sent(dlq_topic, raw, key.decode(errors="replace") if key else None,

@@ -66,6 +66,7 @@ class ReferralService:
 
 
 def create_app() -> FastStream:
+    """`faststream run --factory services.referral.app:create_app`, or `python -m` this module."""
     configure_logging()
     service = ReferralService(KafkaSettings())
     app = FastStream(service.broker)
@@ -74,9 +75,7 @@ def create_app() -> FastStream:
     return app
 
 
-app = create_app() if __name__ == "__main__" else None
-
 if __name__ == "__main__":
     import asyncio
 
-    asyncio.run(cast(FastStream, app).run())
+    asyncio.run(create_app().run())

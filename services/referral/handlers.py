@@ -47,8 +47,7 @@ class ReferralHandlers:
             return
         assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
         decision = decide_intake(self.intake.get(event.referral_id), event, datetime.now(UTC))
-        for destination, output in decision.outputs:
-            await self.producer.publish(self._topic(destination), output)
+        await self.producer.publish_all([(self._topic(d), e) for d, e in decision.outputs])
         if decision.record is not None:
             await self.intake.put(event.referral_id, decision.record, record.partition)
         log.info("referral", outcome=decision.outcome, referral_id=event.referral_id,

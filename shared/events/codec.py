@@ -98,7 +98,7 @@ def decode_event(raw: bytes | None, expected: tuple[type[Event], ...] = ()) -> E
     if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         raise EventDecodeError(f"unknown event type {str(event_type)[:80]!r}")
     version = data.get("schema_version")
-    if version not in SUPPORTED_VERSIONS:
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
         raise EventDecodeError(
             f"unsupported schema_version {str(version)[:20]!r} for {event_type}", event_type
         )

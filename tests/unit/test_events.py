@@ -24,6 +24,8 @@ def test_every_event_type_has_a_sample_that_survives_a_round_trip() -> None:
         (b'{"schema_version": 1}', "unknown event type"),
         (b'{"type": "course.ended", "schema_version": 7}', "unsupported schema_version"),
         (b'{"type": "course.ended", "schema_version": 1}', "invalid course.ended"),
+        (b'{"type": "course.ended", "schema_version": []}', "unsupported schema_version"),
+        (b'{"type": "course.ended", "schema_version": true}', "unsupported schema_version"),
         (None, "tombstone"),
         (b"{" + b" " * 300_000 + b"}", "exceeds"),
     ],
