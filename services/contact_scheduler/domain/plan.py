@@ -1,0 +1,52 @@
+"""The contact plan of one course: its contact points, their states and their timers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events import ContactKind, ContactPointState
+
+Stage = Literal["due", "overdue", "escalated", "consent_due", "consent_overdue"]
+OPEN_STATES: frozenset[ContactPointState] = frozenset(
+    {"scheduled", "due", "overdue", "blocked_no_consent"})
+
+
+class ContactPoint(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    point_id: str
+    kind: ContactKind
+    due_from: date
+    due_by: date
+    state: ContactPointState = "scheduled"
+    fired: tuple[Stage, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class CoursePlan(BaseModel):
+    """Everything the scheduler knows of a course; the value of its changelog record."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    course_id: str
+    status: Literal["pending", "open", "ended", "cancelled"] = "pending"
+    employee_id: str | None = None
+    leader_id: str | None = None
+    psychologist_id: str | None = None
+    team_lead_id: str | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    leader_contact_consent: bool = False
+    three_party_consent: bool = False
+    consent_seen: bool = False
+    points: dict[str, ContactPoint] = Field(default_factory=dict)
+    next_fire_at: datetime | None = None
+
+    def with_point(self, point: ContactPoint) -> CoursePlan:
+        return self.model_copy(update={"points": {**self.points, point.point_id: point}})

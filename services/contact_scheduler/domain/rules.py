@@ -1,0 +1,269 @@
+"""How course events and the passing of time move a course's contact points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+from uuid import NAMESPACE_URL, uuid5
+
+from services.contact_scheduler.domain.plan import ContactPoint, CoursePlan, Stage
+from services.contact_scheduler.domain.policy import ContactPolicy
+from shared.calendar import WorkingDayCalendar, local_date
+from shared.events import (
+    CONTACT_POINT_EVENTS,
+    ConsentRecorded,
+    ContactKind,
+    ContactPointState,
+    CourseCancelled,
+    CourseEnded,
+    CourseStarted,
+    Event,
+    FollowUpRequested,
+    LeaderContactLogged,
+    NotificationFacts,
+    NotificationKind,
+    NotificationRequested,
+    PlanSet,
+    PsychologistAssigned,
+    RecipientRole,
+)
+
+Destination = Literal["contact-points", "notifications"]
+_NS = uuid5(NAMESPACE_URL, "https://lederkontakt/scheduler")
+NEEDS_LEADER_CONSENT: frozenset[ContactKind] = frozenset({"start_call", "follow_up", "end_contact"})
+
+
+@dataclass
+class Step:
+    plan: CoursePlan
+    outputs: list[tuple[Destination, Event]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rules:
+    policy: ContactPolicy
+    calendar: WorkingDayCalendar
+
+    # --- events -------------------------------------------------------------------------
+
+    def apply(self, plan: CoursePlan, event: Event, now: datetime) -> Step:
+        """A course event changes the plan; the returned outputs say what changed."""
+        step = Step(plan)
+        if isinstance(event, CourseStarted):
+            self._start(step, event, now)
+        elif isinstance(event, ConsentRecorded):
+            self._consent(step, event.state.allows_leader_contact,
+                          event.state.allows_three_party_meeting, now)
+        elif isinstance(event, LeaderContactLogged):
+            self._complete(step, event, now)
+        elif isinstance(event, FollowUpRequested):
+            point_id = f"follow_up:{event.follow_up_id}"
+            if point_id not in step.plan.points and step.plan.status == "open":
+                start = local_date(event.occurred_at)
+                due_by = event.due_date or self.calendar.add_working_days(
+                    start, self.policy.follow_up_working_days)
+                self._add(step, point_id, "follow_up", start, due_by, now)
+        elif isinstance(event, PlanSet):
+            point_id = f"plan_review:{event.plan_id}"
+            current = step.plan.points.get(point_id)
+            if step.plan.status == "open" and (current is None or current.is_open):
+                if current is not None:
+                    self._set_state(step, current, "cancelled", now)
+                self._add(step, point_id, "plan_review", event.review_date, event.review_date,
+                          now, replace=True)
+        elif isinstance(event, CourseEnded):
+            self._close(step, "ended", now, end_date=event.end_date)
+            due_by = self.calendar.add_working_days(event.end_date,
+                                                    self.policy.end_contact_working_days)
+            self._add(step, "end_contact", "end_contact", event.end_date, due_by, now)
+        elif isinstance(event, CourseCancelled):
+            self._close(step, "cancelled", now)
+        elif isinstance(event, PsychologistAssigned):
+            step.plan = step.plan.model_copy(update={"psychologist_id": event.psychologist_id})
+        step.plan = self._with_next_fire(step.plan)
+        return step
+
+    def _start(self, step: Step, event: CourseStarted, now: datetime) -> None:
+        if step.plan.status != "pending":
+            return  # a repeated course.started changes nothing
+        # The consents topic is the merged truth; the referral form's answer only counts
+        # until the first consent record has been seen.
+        consent = (step.plan.leader_contact_consent if step.plan.consent_seen
+                   else event.employee_consents_to_leader_contact)
+        step.plan = step.plan.model_copy(update={
+            "status": "open", "employee_id": event.employee_id, "leader_id": event.leader_id,
+            "psychologist_id": event.psychologist_id, "team_lead_id": event.team_lead_id,
+            "start_date": event.start_date, "leader_contact_consent": consent,
+        })
+        due_by = self.calendar.add_working_days(event.start_date,
+                                                self.policy.start_call_working_days)
+        self._add(step, "start_call", "start_call", event.start_date, due_by, now)
+        if step.plan.consent_seen:
+            self._consent(step, consent, step.plan.three_party_consent, now)
+
+    def _consent(self, step: Step, leader_contact: bool, three_party: bool, now: datetime) -> None:
+        before = step.plan
+        step.plan = before.model_copy(update={"leader_contact_consent": leader_contact,
+                                              "three_party_consent": three_party,
+                                              "consent_seen": True})
+        if before.status != "open":
+            return
+        for point in list(step.plan.points.values()):
+            if not point.is_open or point.kind not in NEEDS_LEADER_CONSENT:
+                continue
+            if leader_contact and point.state == "blocked_no_consent":
+                self._set_state(step, point, self._timely_state(point), now)
+            elif not leader_contact and point.state != "blocked_no_consent":
+                self._set_state(step, point, "blocked_no_consent", now)
+        meeting = step.plan.points.get("three_party_meeting")
+        if three_party and meeting is None:
+            today = local_date(now)
+            due_by = self.calendar.add_working_days(
+                today, self.policy.three_party_meeting_working_days)
+            self._add(step, "three_party_meeting", "three_party_meeting", today, due_by, now)
+            for role, recipient in (("leader", step.plan.leader_id),
+                                    ("psychologist", step.plan.psychologist_id),
+                                    ("employee", step.plan.employee_id)):
+                if recipient:
+                    self._notify(step, f"three_party_meeting:agreed:{role}",
+                                 "three_party_meeting_agreed", recipient, role,  # type: ignore[arg-type]
+                                 now, contact_kind="three_party_meeting", due_date=due_by)
+        elif not three_party and meeting is not None and meeting.is_open:
+            self._set_state(step, meeting, "cancelled", now)
+
+    def _complete(self, step: Step, event: LeaderContactLogged, now: datetime) -> None:
+        candidates = [p for p in step.plan.points.values() if p.is_open and (
+            p.point_id == event.contact_point_id if event.contact_point_id
+            else p.kind == event.contact_kind)]
+        if candidates:
+            self._set_state(step, min(candidates, key=lambda p: p.due_by), "completed", now)
+
+    def _close(self, step: Step, status: Literal["ended", "cancelled"], now: datetime,
+               end_date: date | None = None) -> None:
+        if step.plan.status not in ("open", "pending"):
+            return
+        for point in list(step.plan.points.values()):
+            if point.is_open:
+                self._set_state(step, point, "cancelled", now)
+        step.plan = step.plan.model_copy(update={"status": status, "end_date": end_date})
+
+    def _add(self, step: Step, point_id: str, kind: ContactKind, due_from: date, due_by: date,
+             now: datetime, replace: bool = False) -> None:
+        if point_id in step.plan.points and not replace:
+            return
+        blocked = kind in NEEDS_LEADER_CONSENT and not step.plan.leader_contact_consent
+        point = ContactPoint(point_id=point_id, kind=kind, due_from=due_from, due_by=due_by,
+                             state="blocked_no_consent" if blocked else "scheduled")
+        step.plan = step.plan.with_point(point)
+        self._emit(step, point, point.state if blocked else "scheduled", now)
+
+    def _timely_state(self, point: ContactPoint) -> ContactPointState:
+        """Where an unblocked point stands: its own timers decide when it turns due."""
+        return "overdue" if "overdue" in point.fired else (
+            "due" if "due" in point.fired else "scheduled")
+
+    def _set_state(self, step: Step, point: ContactPoint, state: ContactPointState,
+                   now: datetime, late: bool = False) -> ContactPoint:
+        updated = point.model_copy(update={"state": state})
+        step.plan = step.plan.with_point(updated)
+        self._emit(step, updated, state, now, late)
+        return updated
+
+    def _emit(self, step: Step, point: ContactPoint, state: ContactPointState, now: datetime,
+              late: bool = False) -> None:
+        cls = CONTACT_POINT_EVENTS[state]
+        plan = step.plan
+        seq = f"{plan.course_id}/{point.point_id}/{state}/{'.'.join(point.fired)}"
+        step.outputs.append(("contact-points", cls(
+            event_id=uuid5(_NS, seq), occurred_at=now, course_id=plan.course_id,
+            contact_point_id=point.point_id, kind=point.kind, due_from=point.due_from,
+            due_by=point.due_by, psychologist_id=plan.psychologist_id, late=late)))
+
+    def _notify(self, step: Step, suffix: str, kind: NotificationKind, recipient: str,
+                role: RecipientRole, now: datetime, late: bool = False,
+                **facts: object) -> None:
+        plan = step.plan
+        notification_id = f"{plan.course_id}:{suffix}"
+        requires = ("three_party_meeting" if kind == "three_party_meeting_agreed" and role != "psychologist"
+                    else "leader_contact" if role == "leader" else "none")
+        step.outputs.append(("notifications", NotificationRequested(
+            event_id=uuid5(_NS, notification_id), occurred_at=now, course_id=plan.course_id,
+            notification_id=notification_id, kind=kind, recipient_id=recipient,
+            recipient_role=role, about_employee_id=plan.employee_id,
+            psychologist_id=plan.psychologist_id, requires_consent=requires,
+            facts=NotificationFacts(**facts), late=late)))
+
+    # --- time ---------------------------------------------------------------------------
+
+    def stage_moments(self, point: ContactPoint) -> list[tuple[Stage, datetime]]:
+        """The reminder moments of a point, at the policy's time on working days."""
+        at = self.policy.reminder_time
+        cal = self.calendar
+        due = cal.next_working_moment(_midnight(point.due_from), at)
+        overdue = cal.next_working_moment(_midnight(cal.add_working_days(point.due_by, 1)), at)
+        if point.state == "blocked_no_consent":
+            return [("consent_due", due), ("consent_overdue", overdue)]
+        escalate = cal.next_working_moment(_midnight(cal.add_working_days(
+            point.due_by, 1 + self.policy.escalate_after_overdue_working_days)), at)
+        return [("due", due), ("overdue", overdue), ("escalated", escalate)]
+
+    def _pending(self, point: ContactPoint) -> list[tuple[Stage, datetime]]:
+        return [(s, t) for s, t in self.stage_moments(point) if s not in point.fired]
+
+    def _with_next_fire(self, plan: CoursePlan) -> CoursePlan:
+        moments = [t for p in plan.points.values() if p.is_open for _, t in self._pending(p)[:1]]
+        return plan.model_copy(update={"next_fire_at": min(moments) if moments else None})
+
+    def fire_due(self, plan: CoursePlan, now: datetime) -> Step:
+        """Every reminder whose moment has come is sent once; one whose moment passed while
+        the scheduler was down is sent now, marked late."""
+        step = Step(plan)
+        for point in sorted(plan.points.values(), key=lambda p: p.point_id):
+            for stage, moment in self._pending(point):
+                if moment > now or not point.is_open:
+                    break
+                late = (now - moment).total_seconds() > self.policy.late_after_seconds
+                point = self._fire(step, point, stage, moment, now, late)
+        step.plan = self._with_next_fire(step.plan)
+        return step
+
+    def _fire(self, step: Step, point: ContactPoint, stage: Stage, moment: datetime,
+              now: datetime, late: bool) -> ContactPoint:
+        point = point.model_copy(update={"fired": (*point.fired, stage)})
+        step.plan = step.plan.with_point(point)
+        plan = step.plan
+        psychologist = plan.psychologist_id
+        facts: dict[str, object] = {"contact_kind": point.kind, "due_date": point.due_by}
+        if point.kind == "plan_review":
+            facts["review_date"] = point.due_by
+        number = len(point.fired)
+        if stage in ("consent_due", "consent_overdue"):
+            if psychologist:
+                self._notify(step, f"{point.point_id}:{stage}", "consent_discussion_reminder",
+                             psychologist, "psychologist", now, late, reminder_number=number,
+                             **facts)
+            return point
+        if stage == "escalated":
+            days = self.calendar.working_days_between(point.due_by, local_date(moment))
+            lead = plan.team_lead_id or psychologist
+            if lead:
+                self._notify(step, f"{point.point_id}:escalated", "overdue_escalation", lead,
+                             "team_lead" if plan.team_lead_id else "psychologist", now, late,
+                             overdue_working_days=days, **facts)
+            return point
+        point = self._set_state(step, point, stage, now, late)  # type: ignore[arg-type]
+        kind: NotificationKind = "plan_review_due" if point.kind == "plan_review" else "contact_reminder"
+        if psychologist:
+            self._notify(step, f"{point.point_id}:{stage}", kind, psychologist, "psychologist",
+                         now, late, reminder_number=number, **facts)
+        if stage == "due" and plan.leader_id and point.kind in ("start_call", "end_contact"):
+            self._notify(step, f"{point.point_id}:due:leader", "leader_call_coming",
+                         plan.leader_id, "leader", now, late, **facts)
+        return point
+
+
+def _midnight(day: date) -> datetime:
+    from shared.calendar import at_wall_clock
+
+    return at_wall_clock(day, datetime.min.time())
