@@ -40,6 +40,8 @@ class ChangelogTable(Generic[V]):
         self._partition_of: dict[str, int] = {}
         self.owned: set[int] = set()
         self.ready = asyncio.Event()
+        # Bumped whenever whole partitions arrive or leave, so derived indexes know to rebuild.
+        self.generation = 0
 
     async def wait_ready(self) -> None:
         """Handlers call this first: aiokafka may hand out records of a newly assigned partition
@@ -113,6 +115,7 @@ class ChangelogTable(Generic[V]):
                 self._values[key] = value
                 self._partition_of[key] = partition
         self.owned.update(parts)
+        self.generation += 1
         log.info("state_recovered", topic=self.topic, partitions=parts, records=read,
                  keys=len(self._values), seconds=round(time.monotonic() - started, 3))
         return read
@@ -123,6 +126,7 @@ class ChangelogTable(Generic[V]):
             del self._values[key]
             del self._partition_of[key]
         self.owned -= gone
+        self.generation += 1
 
     def listener(self) -> ConsumerRebalanceListener:
         return _TableListener([self])

@@ -5,8 +5,15 @@ from services.contact_scheduler.domain.policy import ContactPolicy
 from services.contact_scheduler.domain.rules import Rules, Step
 from shared.calendar import COPENHAGEN, WorkingDayCalendar
 from shared.events import (
-    ConsentRecorded, ConsentState, ConsentStatement, CourseEnded, CourseStarted, Event,
-    FollowUpRequested, LeaderContactLogged, NotificationRequested,
+    ConsentRecorded,
+    ConsentState,
+    ConsentStatement,
+    CourseEnded,
+    CourseStarted,
+    Event,
+    FollowUpRequested,
+    LeaderContactLogged,
+    NotificationRequested,
 )
 
 RULES = Rules(ContactPolicy(), WorkingDayCalendar())

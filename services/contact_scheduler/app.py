@@ -1,0 +1,85 @@
+"""Wiring of the contact scheduler: one subscriber over the course topics, the plan table, timers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from services.contact_scheduler.clock import Clock, clock_from_env
+from services.contact_scheduler.domain.plan import CoursePlan
+from services.contact_scheduler.domain.policy import ContactPolicy
+from services.contact_scheduler.domain.rules import Rules
+from services.contact_scheduler.handlers import SchedulerHandlers
+from shared.calendar import WorkingDayCalendar
+from shared.kafka import CO_PARTITIONED, EventProducer, make_broker
+from shared.logging import configure_logging
+from shared.settings import KafkaSettings
+from shared.state import ChangelogTable, listener_for
+from shared.topics import Topics
+
+GROUP = "contact-scheduler"
+
+
+class SchedulerService:
+    def __init__(self, settings: KafkaSettings, clock: Clock, policy: ContactPolicy | None = None,
+                 tick_interval: float = 0.5) -> None:
+        self.topics = Topics(settings.topic_prefix)
+        kwargs = settings.aiokafka_kwargs()
+        self.producer = EventProducer(kwargs)
+        self.plans: ChangelogTable[CoursePlan] = ChangelogTable(
+            self.topics.scheduler_state, kwargs, self.producer,
+            encode=lambda p: p.model_dump_json().encode(), decode=CoursePlan.model_validate_json)
+        self.handlers = SchedulerHandlers(self.topics, self.producer, self.plans,
+                                          Rules(policy or ContactPolicy(), WorkingDayCalendar()),
+                                          clock)
+        self.tick_interval = tick_interval
+        self._timer_task: asyncio.Task[None] | None = None
+        self.broker = make_broker(settings)
+
+        @self.broker.subscriber(self.topics.courses, self.topics.sessions, self.topics.consents,
+                                group_id=f"{settings.topic_prefix}{GROUP}",
+                                listener=listener_for(self.plans), auto_offset_reset="earliest",
+                                ack_policy=AckPolicy.NACK_ON_ERROR,
+                                partition_assignment_strategy=CO_PARTITIONED)
+        async def on_event(msg: KafkaMessage) -> None:
+            await self.handlers.on_event(msg.raw_message)
+
+    async def start_timers(self) -> None:
+        self._timer_task = asyncio.create_task(self.handlers.run_timers(self.tick_interval))
+
+    async def stop_timers(self) -> None:
+        if self._timer_task is not None:
+            self._timer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer_task
+            self._timer_task = None
+
+    async def start(self) -> None:
+        await self.producer.start()
+        await self.broker.start()
+        await self.start_timers()
+
+    async def stop(self) -> None:
+        # Timers stop first: a reminder must not be fired after its partition is handed over.
+        await self.stop_timers()
+        await self.broker.stop()
+        await self.producer.stop()
+
+
+def create_app() -> FastStream:
+    configure_logging()
+    service = SchedulerService(KafkaSettings(), clock_from_env())
+    app = FastStream(service.broker)
+    app.on_startup(service.producer.start)
+    app.after_startup(service.start_timers)
+    app.on_shutdown(service.stop_timers)
+    app.after_shutdown(service.producer.stop)
+    return app
+
+
+if __name__ == "__main__":
+    asyncio.run(create_app().run())
