@@ -15,9 +15,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from shared.settings import KafkaSettings  # noqa: E402
-from shared.topics import Topics, create_topics  # noqa: E402
-from tests.kafka_fixture import kafka_bootstrap_servers  # noqa: E402
+from shared.settings import KafkaSettings
+from shared.topics import Topics, create_topics
+from tests.kafka_fixture import kafka_bootstrap_servers
 
 
 @contextlib.contextmanager

@@ -36,8 +36,9 @@ def _handlers() -> tuple[ReferralHandlers, FakeProducer]:
     intake: ChangelogTable[IntakeRecord] = ChangelogTable(
         "dedup", {}, producer, encode=lambda r: r.model_dump_json().encode(),  # type: ignore[arg-type]
         decode=IntakeRecord.model_validate_json)
-    consents: ChangelogTable[Any] = ChangelogTable("consents", {}, producer,  # type: ignore[arg-type]
-                                                   encode=encode_event, decode=ConsentRecorded.model_validate_json)
+    consents: ChangelogTable[Any] = ChangelogTable(
+        "consents", {}, producer, encode=encode_event,  # type: ignore[arg-type]
+        decode=ConsentRecorded.model_validate_json)
     intake.ready.set()
     consents.ready.set()
     return ReferralHandlers(TOPICS, producer, intake, consents), producer  # type: ignore[arg-type]
