@@ -9,12 +9,12 @@ from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
-from services.contact_scheduler.clock import Clock, clock_from_env
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
 from services.contact_scheduler.domain.rules import Rules
 from services.contact_scheduler.handlers import SchedulerHandlers
 from shared.calendar import WorkingDayCalendar
+from shared.clock import Clock, clock_from_env
 from shared.kafka import CO_PARTITIONED, EventProducer, make_broker
 from shared.logging import configure_logging
 from shared.settings import KafkaSettings

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.contact_scheduler.clock import Clock
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.rules import Rules, Step
+from shared.clock import Clock
 from shared.kafka import EventProducer, decode_or_dead_letter
 from shared.logging import get_logger
 from shared.state import ChangelogTable

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from services.contact_scheduler.app import SchedulerService
-from services.contact_scheduler.clock import ManualClock
 from shared.calendar import COPENHAGEN
+from shared.clock import ManualClock
 from shared.events import CourseStarted, NotificationRequested
 from shared.kafka import EventProducer
 from shared.settings import KafkaSettings

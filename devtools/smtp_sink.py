@@ -1,0 +1,72 @@
+"""A real SMTP server (aiosmtpd) that keeps every mail it gets: for tests and local runs."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Mail:
+    sender: str
+    recipients: list[str]
+    message: Message
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+    @property
+    def body(self) -> str:
+        payload = self.message.get_payload(decode=True)
+        return payload.decode() if isinstance(payload, bytes) else str(payload)
+
+
+@dataclass
+class MailSink:
+    """The aiosmtpd handler. `replies` holds SMTP replies to give instead of accepting,
+    one per DATA command, for failure tests (e.g. "451 try later", "550 no such user")."""
+
+    mails: list[Mail] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    folder: Path | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.replies:
+            return self.replies.pop(0)
+        mail = Mail(envelope.mail_from, list(envelope.rcpt_tos),
+                    message_from_bytes(envelope.original_content or envelope.content))
+        self.mails.append(mail)
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            name = f"{len(self.mails):05d}.eml"
+            (self.folder / name).write_bytes(envelope.original_content or envelope.content)
+        return "250 OK"
+
+
+def start_sink(tls_context: ssl.SSLContext | None, port: int | None = None,
+               folder: Path | None = None) -> tuple[Controller, MailSink]:
+    """Start the server on 127.0.0.1; with a TLS context, STARTTLS is offered and required."""
+    sink = MailSink(folder=folder)
+    controller = Controller(sink, hostname="127.0.0.1", port=port or free_port(),
+                            tls_context=tls_context, require_starttls=tls_context is not None,
+                            server_hostname="localhost", ready_timeout=10)
+    controller.start()
+    return controller, sink

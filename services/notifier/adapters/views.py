@@ -1,0 +1,98 @@
+"""A live, whole-topic view of a compacted topic (people, consents), as a Kafka Streams
+GlobalKTable: replayed on start, then tailed; `catch_up` waits until the view holds
+everything the topic held at the moment of asking."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.logging import get_logger
+
+V = TypeVar("V")
+log = get_logger("notifier.views")
+
+
+class GlobalView(Generic[V]):
+    def __init__(self, topic: str, kafka_kwargs: dict[str, Any],
+                 decode: Callable[[bytes], V | None]) -> None:
+        self.topic = topic
+        self._kafka_kwargs = kafka_kwargs
+        self._decode = decode
+        self._values: dict[str, V] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._tps: list[TopicPartition] = []
+        self._task: asyncio.Task[None] | None = None
+        self._progress = asyncio.Condition()
+
+    def get(self, key: str) -> V | None:
+        return self._values.get(key)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(**self._kafka_kwargs, group_id=None, enable_auto_commit=False,
+                                    auto_offset_reset="earliest")
+        await consumer.start()
+        self._consumer = consumer
+        partitions = consumer.partitions_for_topic(self.topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(self.topic) or set()
+        self._tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(self._tps)
+        begin = await consumer.beginning_offsets(self._tps)
+        for tp in self._tps:
+            consumer.seek(tp, begin[tp])
+        self._task = asyncio.create_task(self._tail())
+        await self.catch_up()
+        log.info("view_ready", topic=self.topic, keys=len(self._values))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _tail(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+            for records in batch.values():
+                for record in records:
+                    if record.key is None:
+                        continue
+                    key = record.key.decode()
+                    value = None if record.value is None else self._decode(record.value)
+                    if value is None:
+                        self._values.pop(key, None)
+                    else:
+                        self._values[key] = value
+            async with self._progress:
+                self._progress.notify_all()
+
+    async def catch_up(self, timeout: float = 10.0) -> None:
+        """Return once every record written to the topic before this call has been applied."""
+        assert self._consumer is not None
+        consumer = self._consumer
+        end = await consumer.end_offsets(self._tps)
+
+        async def reached() -> bool:
+            for tp in self._tps:
+                if end[tp] and await consumer.position(tp) < end[tp]:
+                    return False
+            return True
+
+        async def wait() -> None:
+            while not await reached():
+                async with self._progress:
+                    await self._progress.wait()
+
+        await asyncio.wait_for(wait(), timeout)

@@ -1,0 +1,118 @@
+"""Wiring of the notifier: views of people and consents, the ledger, SMTP and SMS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import cast
+
+from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from services.notifier.adapters.sms import GatewayApiSms, SmsProvider
+from services.notifier.adapters.smtp import SmtpSender
+from services.notifier.adapters.views import GlobalView
+from services.notifier.config import NotifierSettings
+from services.notifier.domain.ledger import LedgerEntry
+from services.notifier.handlers import NotifierHandlers
+from shared.clock import Clock, clock_from_env
+from shared.events import ConsentRecorded, ConsentState, Person, PersonUpserted, decode_event
+from shared.kafka import CO_PARTITIONED, EventProducer, make_broker
+from shared.logging import configure_logging
+from shared.settings import KafkaSettings
+from shared.state import ChangelogTable, listener_for
+from shared.topics import Topics
+
+GROUP = "notifier"
+
+
+def _person(raw: bytes) -> Person | None:
+    event = decode_event(raw)
+    return event.person if isinstance(event, PersonUpserted) else None
+
+
+def _consent(raw: bytes) -> ConsentState | None:
+    return cast(ConsentRecorded, decode_event(raw, (ConsentRecorded,))).state
+
+
+class NotifierService:
+    def __init__(self, settings: KafkaSettings, notifier: NotifierSettings, clock: Clock,
+                 sms: SmsProvider | None = None) -> None:
+        self.topics = Topics(settings.topic_prefix)
+        self.notifier = notifier
+        kwargs = settings.aiokafka_kwargs()
+        self.producer = EventProducer(kwargs)
+        self.ledger: ChangelogTable[LedgerEntry] = ChangelogTable(
+            self.topics.notifier_ledger, kwargs, self.producer,
+            encode=lambda e: e.model_dump_json().encode(), decode=LedgerEntry.model_validate_json)
+        self.people: GlobalView[Person] = GlobalView(self.topics.people, kwargs, _person)
+        self.consents: GlobalView[ConsentState] = GlobalView(self.topics.consents, kwargs, _consent)
+        self.smtp = SmtpSender(notifier.smtp())
+        self._sms = sms
+        self.handlers: NotifierHandlers | None = None
+        self._clock = clock
+        self._timer_task: asyncio.Task[None] | None = None
+        self.broker = make_broker(settings)
+
+        @self.broker.subscriber(self.topics.notifications_requested,
+                                group_id=f"{settings.topic_prefix}{GROUP}",
+                                listener=listener_for(self.ledger), auto_offset_reset="earliest",
+                                ack_policy=AckPolicy.NACK_ON_ERROR,
+                                partition_assignment_strategy=CO_PARTITIONED)
+        async def on_request(msg: KafkaMessage) -> None:
+            assert self.handlers is not None
+            await self.handlers.on_request(msg.raw_message)
+
+    async def open(self) -> None:
+        """Producer, views and adapters; the views are complete before any request is read."""
+        await self.producer.start()
+        await self.people.start()
+        await self.consents.start()
+        sms = self._sms or GatewayApiSms(self.notifier.sms())
+        self.handlers = NotifierHandlers(self.topics, self.producer, self.ledger, self.people,
+                                         self.consents, self.smtp, sms, self._clock, self.notifier)
+
+    async def start_timers(self) -> None:
+        assert self.handlers is not None
+        self._timer_task = asyncio.create_task(self.handlers.run_timers())
+
+    async def stop_timers(self) -> None:
+        if self._timer_task is not None:
+            self._timer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer_task
+            self._timer_task = None
+
+    async def close(self) -> None:
+        await self.people.stop()
+        await self.consents.stop()
+        await self.smtp.close()
+        if self.handlers is not None:
+            await self.handlers.sms.close()
+        await self.producer.stop()
+
+    async def start(self) -> None:
+        await self.open()
+        await self.broker.start()
+        await self.start_timers()
+
+    async def stop(self) -> None:
+        await self.stop_timers()
+        await self.broker.stop()
+        await self.close()
+
+
+def create_app() -> FastStream:
+    configure_logging()
+    service = NotifierService(KafkaSettings(), NotifierSettings(), clock_from_env())
+    app = FastStream(service.broker)
+    app.on_startup(service.open)
+    app.after_startup(service.start_timers)
+    app.on_shutdown(service.stop_timers)
+    app.after_shutdown(service.close)
+    return app
+
+
+if __name__ == "__main__":
+    asyncio.run(create_app().run())

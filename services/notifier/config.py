@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import time
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.notifier.adapters.sms import GatewayApiConfig
+from services.notifier.adapters.smtp import SmtpConfig
+
+
+class NotifierSettings(BaseSettings):
+    """LEDERKONTAKT_NOTIFIER_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="LEDERKONTAKT_NOTIFIER_", extra="ignore")
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_sender: str = "lederkontakt@tidlig-indsats.dk"
+    smtp_require_starttls: bool = True
+    smtp_cafile: str | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_per_second: float = 0.0
+    sms_base_url: str = "http://127.0.0.1:8025"
+    sms_token: SecretStr = SecretStr("")
+    sms_sender: str = "TidligInds"
+    sms_per_second: float = 0.0
+    quiet_from: time = time(20, 0)
+    quiet_to: time = time(8, 0)
+    max_attempts: int = 5
+    retry_base_seconds: float = 2.0
+    tick_seconds: float = 0.5
+
+    def smtp(self) -> SmtpConfig:
+        return SmtpConfig(host=self.smtp_host, port=self.smtp_port, sender=self.smtp_sender,
+                          require_starttls=self.smtp_require_starttls, cafile=self.smtp_cafile,
+                          username=self.smtp_username,
+                          password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+                          per_second=self.smtp_per_second)
+
+    def sms(self) -> GatewayApiConfig:
+        return GatewayApiConfig(base_url=self.sms_base_url, token=self.sms_token.get_secret_value(),
+                                sender=self.sms_sender, per_second=self.sms_per_second)

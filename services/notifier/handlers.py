@@ -1,0 +1,242 @@
+"""The last gate: ledger, consent at the moment of sending, channel, render, deliver, report.
+
+Order per notification: look in the ledger (a repeat sends nothing), bring the people and
+consent views up to the topics' current end, decide, send, write the ledger, publish the status,
+and only then let the input offset be committed. The one gap left is a crash after the provider
+accepted a message and before the ledger write: the redelivered request sends it again, with
+the same Message-ID (e-mail) or reference (SMS), so the copy can be recognised downstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, uuid5
+
+from services.notifier.adapters.delivery import PermanentFailure, TemporaryFailure
+from services.notifier.adapters.sms import SmsProvider
+from services.notifier.adapters.smtp import SmtpSender
+from services.notifier.adapters.views import GlobalView
+from services.notifier.config import NotifierSettings
+from services.notifier.domain.channels import choose_channel, sms_send_at
+from services.notifier.domain.gate import decide
+from services.notifier.domain.ledger import LedgerEntry, retry_at
+from services.notifier.domain.render import build_context, render
+from shared.clock import Clock
+from shared.events import (
+    ConsentState,
+    Event,
+    NotificationDeferred,
+    NotificationFailed,
+    NotificationRequested,
+    NotificationSent,
+    NotificationSuppressed,
+    Person,
+    encode_event,
+)
+from shared.kafka import EventProducer, decode_or_dead_letter
+from shared.logging import get_logger
+from shared.state import ChangelogTable
+from shared.topics import Topics
+
+log = get_logger("notifier")
+_NS = uuid5(NAMESPACE_URL, "https://lederkontakt/notifier")
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for crash tests: LEDERKONTAKT_CRASH_AT=<name> kills the process here."""
+    if os.environ.get("LEDERKONTAKT_CRASH_AT") == name:
+        os._exit(137)
+
+
+@dataclass
+class NotifierHandlers:
+    topics: Topics
+    producer: EventProducer
+    ledger: ChangelogTable[LedgerEntry]
+    people: GlobalView[Person]
+    consents: GlobalView[ConsentState]
+    smtp: SmtpSender
+    sms: SmsProvider
+    clock: Clock
+    settings: NotifierSettings
+    _parked: list[tuple[datetime, str]] = field(default_factory=list)
+    _parked_generation: int = -1
+    _in_flight: set[str] = field(default_factory=set)
+
+    async def on_request(self, record: Any) -> None:
+        await self.ledger.wait_ready()
+        event = await decode_or_dead_letter(self.producer, record,
+                                            self.topics.dlq("notifications.requested"),
+                                            (NotificationRequested,))
+        if not isinstance(event, NotificationRequested):
+            return
+        entry = self.ledger.get(event.notification_id)
+        if entry is not None:
+            if entry.terminal:
+                # Sent (or settled) before: report it again, send nothing.
+                await self._publish_status(event, entry)
+                log.info("notification_repeat", notification_id=event.notification_id,
+                         state=entry.state)
+            return  # a parked notification belongs to the timer loop
+        await self.attempt(event, record.partition, attempts=0, source=record)
+
+    async def attempt(self, request: NotificationRequested, partition: int, attempts: int,
+                      source: Any = None) -> None:
+        nid = request.notification_id
+        if nid in self._in_flight:
+            return
+        self._in_flight.add(nid)
+        try:
+            await self._attempt(request, partition, attempts, source)
+        finally:
+            self._in_flight.discard(nid)
+
+    async def _attempt(self, request: NotificationRequested, partition: int, attempts: int,
+                       source: Any) -> None:
+        # The views must hold every consent change written before this moment.
+        await asyncio.gather(self.consents.catch_up(), self.people.catch_up())
+        now = self.clock.now()
+        recipient = self.people.get(request.recipient_id)
+        consent = self.consents.get(request.course_id) if request.course_id else None
+        decision = decide(request, recipient, consent)
+        if not decision.allowed or recipient is None:
+            await self._settle(request, partition, LedgerEntry(
+                notification_id=request.notification_id, state="suppressed",
+                reason=decision.reason, attempts=attempts))
+            return
+        channel = choose_channel(recipient)
+        if channel is None:
+            await self._settle(request, partition, LedgerEntry(
+                notification_id=request.notification_id, state="suppressed",
+                reason="no_contact_channel", attempts=attempts))
+            return
+        if channel == "sms":
+            send_at = sms_send_at(now, request.deadline, self.settings.quiet_from,
+                                  self.settings.quiet_to)
+            if send_at > now:
+                await self._park(request, partition, LedgerEntry(
+                    notification_id=request.notification_id, state="deferred", channel="sms",
+                    reason="quiet_hours", attempts=attempts, due_at=send_at, request=request))
+                return
+        psychologist = self.people.get(request.psychologist_id) if request.psychologist_id else None
+        rendered = render(request.kind, recipient.language, channel,
+                          build_context(request, recipient, psychologist))
+        try:
+            if channel == "email":
+                assert recipient.email is not None
+                provider_id = await self.smtp.send(recipient.email, rendered.subject,
+                                                   rendered.body, request.notification_id)
+            else:
+                assert recipient.phone is not None
+                provider_id = await self.sms.send(recipient.phone, rendered.body,
+                                                  request.notification_id)
+        except TemporaryFailure as exc:
+            attempts += 1
+            if attempts >= self.settings.max_attempts:
+                await self._fail(request, partition, channel, f"gave up after {attempts} "
+                                 f"attempts: {exc.reason}", attempts, source)
+                return
+            await self._park(request, partition, LedgerEntry(
+                notification_id=request.notification_id, state="retrying", channel=channel,
+                reason=exc.reason, attempts=attempts,
+                due_at=retry_at(now, attempts, exc.retry_after, self.settings.retry_base_seconds),
+                request=request))
+            return
+        except PermanentFailure as exc:
+            await self._fail(request, partition, channel, exc.reason, attempts + 1, source)
+            return
+        crash_point("after_send")
+        await self._settle(request, partition, LedgerEntry(
+            notification_id=request.notification_id, state="sent", channel=channel,
+            provider_message_id=provider_id, attempts=attempts + 1),
+            sms_segments=rendered.sms_segments)
+
+    async def _fail(self, request: NotificationRequested, partition: int, channel: str,
+                    reason: str, attempts: int, source: Any) -> None:
+        await self._settle(request, partition, LedgerEntry(
+            notification_id=request.notification_id, state="failed", channel=channel,
+            reason=reason, attempts=attempts))
+        raw = source.value if source is not None else encode_event(request)
+        where = (source.topic, source.partition, source.offset) if source is not None else (
+            self.topics.notifications_requested, partition, -1)
+        await self.producer.dead_letter(self.topics.dlq("notifications.requested"), raw,
+                                        (request.course_id or "").encode() or None, reason, where)
+
+    async def _settle(self, request: NotificationRequested, partition: int, entry: LedgerEntry,
+                      sms_segments: int | None = None) -> None:
+        await self.ledger.put(entry.notification_id, entry, partition)
+        crash_point("after_ledger")
+        await self._publish_status(request, entry, sms_segments)
+        log.info("notification", notification_id=entry.notification_id, kind=request.kind,
+                 role=request.recipient_role, state=entry.state, channel=entry.channel,
+                 reason=entry.reason, attempts=entry.attempts)
+
+    async def _park(self, request: NotificationRequested, partition: int,
+                    entry: LedgerEntry) -> None:
+        await self.ledger.put(entry.notification_id, entry, partition)
+        assert entry.due_at is not None
+        heapq.heappush(self._parked, (entry.due_at, entry.notification_id))
+        await self._publish_status(request, entry)
+        log.info("notification_parked", notification_id=entry.notification_id,
+                 state=entry.state, until=entry.due_at.isoformat(), reason=entry.reason)
+
+    async def _publish_status(self, request: NotificationRequested, entry: LedgerEntry,
+                              sms_segments: int | None = None) -> None:
+        common: dict[str, Any] = dict(
+            event_id=uuid5(_NS, f"{entry.notification_id}/{entry.state}/{entry.attempts}"),
+            occurred_at=self.clock.now(), course_id=request.course_id,
+            correlation_id=request.correlation_id, notification_id=entry.notification_id,
+            kind=request.kind, recipient_role=request.recipient_role)
+        status: Event
+        if entry.state == "sent":
+            status = NotificationSent(**common, channel=entry.channel,
+                                      provider_message_id=entry.provider_message_id,
+                                      sms_segments=sms_segments)
+        elif entry.state == "suppressed":
+            status = NotificationSuppressed(**common, reason=entry.reason or "")
+        elif entry.state == "failed":
+            status = NotificationFailed(**common, reason=entry.reason or "",
+                                        attempts=entry.attempts)
+        else:
+            assert entry.due_at is not None
+            status = NotificationDeferred(**common, until=entry.due_at,
+                                          reason=entry.reason or entry.state)
+        await self.producer.publish(self.topics.notifications_status, status)
+
+    def _rebuild_parked(self) -> None:
+        self._parked = [(e.due_at, k) for k, e in self.ledger.items()
+                        if not e.terminal and e.due_at is not None]
+        heapq.heapify(self._parked)
+        self._parked_generation = self.ledger.generation
+
+    async def tick(self) -> int:
+        """Send every parked notification whose time has come; returns how many were tried."""
+        if not self.ledger.ready.is_set():
+            return 0
+        if self._parked_generation != self.ledger.generation:
+            self._rebuild_parked()
+        now = self.clock.now()
+        tried = 0
+        while self._parked and self._parked[0][0] <= now:
+            due_at, nid = heapq.heappop(self._parked)
+            entry = self.ledger.get(nid)
+            partition = self.ledger.partition_of(nid)
+            if entry is None or entry.terminal or entry.due_at != due_at or entry.request is None \
+                    or partition is None:
+                continue
+            await self.attempt(entry.request, partition, entry.attempts)
+            tried += 1
+        return tried
+
+    async def run_timers(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("notifier_tick_failed")
+            await asyncio.sleep(self.settings.tick_seconds)
