@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
+from jinja2 import TemplateError
+
 from services.notifier.adapters.delivery import PermanentFailure, TemporaryFailure
 from services.notifier.adapters.sms import SmsProvider
 from services.notifier.adapters.smtp import SmtpSender
@@ -124,8 +126,12 @@ class NotifierHandlers:
                     reason="quiet_hours", attempts=attempts, due_at=send_at, request=request))
                 return
         psychologist = self.people.get(request.psychologist_id) if request.psychologist_id else None
-        rendered = render(request.kind, recipient.language, channel,
-                          build_context(request, recipient, psychologist))
+        try:
+            rendered = render(request.kind, recipient.language, channel,
+                              build_context(request, recipient, psychologist))
+        except TemplateError as exc:
+            await self._fail(request, partition, channel, f"cannot render: {exc}", attempts, source)
+            return
         try:
             if channel == "email":
                 assert recipient.email is not None

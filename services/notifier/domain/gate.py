@@ -12,7 +12,10 @@ SuppressionReason = Literal[
     "no_three_party_agreement",
     "recipient_unknown_or_erased",
     "no_contact_channel",
+    "kind_not_for_recipient_role",
 ]
+STAFF_ONLY_KINDS = frozenset({"contact_reminder", "consent_discussion_reminder",
+                              "overdue_escalation", "plan_review_due"})
 
 
 @dataclass(frozen=True)
@@ -40,9 +43,14 @@ def required_consent(request: NotificationRequested) -> Literal["none", "leader_
 
 def decide(request: NotificationRequested, recipient: Person | None,
            consent: ConsentState | None) -> ConsentDecision:
-    """Allowed only if the recipient still exists and the course's current consent covers it."""
+    """Allowed only if the recipient still exists, the message is meant for their role, and the
+    course's current consent covers it."""
     if recipient is None:
         return ConsentDecision(False, "recipient_unknown_or_erased")
+    if request.kind in STAFF_ONLY_KINDS and request.recipient_role not in ("psychologist",
+                                                                           "team_lead"):
+        # Staff reminders speak of consent and deadlines; they are never for a leader or employee.
+        return ConsentDecision(False, "kind_not_for_recipient_role")
     needed = required_consent(request)
     state = consent or ConsentState()
     if needed == "leader_contact" and not state.allows_leader_contact:
