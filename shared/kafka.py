@@ -69,6 +69,12 @@ class EventProducer:
         await self.send(topic, encode_event(event), event.key, partition,
                         {"type": getattr(event, "type", "")})
 
+    async def send_many(self, records: Sequence[tuple[str, bytes | None, str, int | None]]) -> None:
+        """Send (topic, value, key, partition) records at once; return when all are acknowledged."""
+        futures = [await self._producer.send(t, v, key=k.encode(), partition=p)
+                   for t, v, k, p in records]
+        await asyncio.gather(*futures)
+
     async def publish_all(self, outputs: Sequence[tuple[str, Event]]) -> None:
         """Send every event at once and return when the broker has acknowledged them all."""
         futures = [

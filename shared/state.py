@@ -67,6 +67,14 @@ class ChangelogTable(Generic[V]):
         self._values[key] = value
         self._partition_of[key] = partition
 
+    async def put_many(self, items: list[tuple[str, V, int]]) -> None:
+        """Like put for many keys, acknowledged together (one round trip instead of many)."""
+        await self._producer.send_many(
+            [(self.topic, self._encode(v), k, p) for k, v, p in items])
+        for key, value, partition in items:
+            self._values[key] = value
+            self._partition_of[key] = partition
+
     async def delete(self, key: str, partition: int) -> None:
         await self._producer.send(self.topic, None, key, partition)
         self._values.pop(key, None)

@@ -32,6 +32,10 @@ class FakeProducer:
     async def publish(self, topic: str, event: Event, partition: int | None = None) -> None:
         await self.send(topic, encode_event(event), event.key, partition)
 
+    async def send_many(self, records: list[tuple[str, bytes | None, str, int | None]]) -> None:
+        for topic, value, key, partition in records:
+            await self.send(topic, value, key, partition)
+
     async def publish_all(self, outputs: list[tuple[str, Event]]) -> None:
         for topic, event in outputs:
             await self.publish(topic, event)
