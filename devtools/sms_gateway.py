@@ -24,7 +24,7 @@ class SmsGatewayDouble:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self, port: int = 0) -> SmsGatewayDouble:
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> SmsGatewayDouble:
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,7 +64,7 @@ class SmsGatewayDouble:
                     ident = len(double.messages)
                 return self._answer(200, {"ids": [ident], "usage": {"total_cost": 0.0}})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -72,3 +72,29 @@ class SmsGatewayDouble:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def main() -> None:
+    """Run the double on its own (docker-compose, local runs); each SMS is printed as JSON."""
+    import argparse
+    import os
+    import time
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("SMS_GATEWAY_PORT", "8026")))
+    parser.add_argument("--host", default=os.environ.get("SMS_GATEWAY_HOST", "127.0.0.1"))
+    parser.add_argument("--token", default=os.environ.get("SMS_GATEWAY_TOKEN", "test-token"))
+    args = parser.parse_args()
+    double = SmsGatewayDouble(token=args.token)
+    double.start(args.port, args.host)
+    print(f"SMS gateway double on {double.url}", flush=True)
+    seen = 0
+    while True:
+        time.sleep(0.5)
+        while seen < len(double.messages):
+            print(json.dumps(double.messages[seen], ensure_ascii=False), flush=True)
+            seen += 1
+
+
+if __name__ == "__main__":
+    main()
