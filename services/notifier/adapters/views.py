@@ -25,6 +25,9 @@ class GlobalView(Generic[V]):
         self._decode = decode
         self._values: dict[str, V] = {}
         self._consumer: AIOKafkaConsumer | None = None
+        # End offsets are asked on a client of their own: on the tailing consumer's connection
+        # the request would queue behind its long-polling fetch.
+        self._offsets: AIOKafkaConsumer | None = None
         self._tps: list[TopicPartition] = []
         self._task: asyncio.Task[None] | None = None
         self._progress = asyncio.Condition()
@@ -37,8 +40,11 @@ class GlobalView(Generic[V]):
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(**self._kafka_kwargs, group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="earliest")
+                                    auto_offset_reset="earliest", fetch_max_wait_ms=50)
         await consumer.start()
+        self._offsets = AIOKafkaConsumer(**self._kafka_kwargs, group_id=None,
+                                         enable_auto_commit=False)
+        await self._offsets.start()
         self._consumer = consumer
         partitions = consumer.partitions_for_topic(self.topic)
         if not partitions:
@@ -60,11 +66,13 @@ class GlobalView(Generic[V]):
                 await self._task
         if self._consumer is not None:
             await self._consumer.stop()
+        if self._offsets is not None:
+            await self._offsets.stop()
 
     async def _tail(self) -> None:
         assert self._consumer is not None
         while True:
-            batch = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+            batch = await self._consumer.getmany(timeout_ms=100, max_records=5000)
             for records in batch.values():
                 for record in records:
                     if record.key is None:
@@ -80,9 +88,9 @@ class GlobalView(Generic[V]):
 
     async def catch_up(self, timeout: float = 10.0) -> None:
         """Return once every record written to the topic before this call has been applied."""
-        assert self._consumer is not None
+        assert self._consumer is not None and self._offsets is not None
         consumer = self._consumer
-        end = await consumer.end_offsets(self._tps)
+        end = await self._offsets.end_offsets(self._tps)
 
         async def reached() -> bool:
             for tp in self._tps:
