@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,10 @@ class Mail:
         payload = self.message.get_payload(decode=True)
         return payload.decode() if isinstance(payload, bytes) else str(payload)
 
+    @property
+    def to(self) -> str:
+        return self.recipients[0] if self.recipients else ""
+
 
 @dataclass
 class MailSink:
@@ -52,7 +56,8 @@ class MailSink:
         if self.replies:
             return self.replies.pop(0)
         mail = Mail(envelope.mail_from, list(envelope.rcpt_tos),
-                    message_from_bytes(envelope.original_content or envelope.content))
+                    message_from_bytes(envelope.original_content or envelope.content,
+                                       policy=policy.default))
         self.mails.append(mail)
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)

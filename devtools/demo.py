@@ -1,0 +1,253 @@
+"""Run the whole system locally and play a demo scenario through the real topics.
+
+Starts the local Kafka broker, creates the topics, starts an SMTP server (STARTTLS) that keeps
+every mail in `.cache/demo/mail/`, the SMS gateway double, and the three services as processes
+on a scaled clock; then plays four referrals and prints what each person received.
+Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from devtools import kafka_broker
+from devtools.sms_gateway import SmsGatewayDouble
+from devtools.smtp_sink import Mail, start_sink
+from services.referral.domain.intake import course_id_for, person_id_for
+from shared.calendar import COPENHAGEN
+from shared.clock import ScaledClock
+from shared.events import (
+    ConsentGiven,
+    ConsentWithdrawn,
+    CourseEnded,
+    Event,
+    LeaderContactLogged,
+    ReferralSubmitted,
+    ReferredPerson,
+)
+from shared.kafka import EventProducer
+from shared.settings import KafkaSettings
+from shared.topics import Topics, create_topics
+
+REPO = Path(__file__).resolve().parent.parent
+START = datetime(2026, 11, 30, 7, 0, tzinfo=COPENHAGEN)  # a Monday morning
+SPEED = 3 * 3600  # three hours a second: a working day passes in about eight seconds
+SERVICES = ("services.referral.app", "services.contact_scheduler.app", "services.notifier.app")
+
+PSYCHOLOGIST = ReferredPerson(person_id="psy-pia", name="Pia Psykolog", email="pia@tidlig.dk",
+                              phone="+4520304050")
+TEAM_LEAD = ReferredPerson(person_id="lead-tove", name="Tove Teamleder", email="tove@tidlig.dk")
+
+
+def _person(name: str, email: str, phone: str | None = None, channel: str | None = None,
+            language: str = "da") -> ReferredPerson:
+    return ReferredPerson(name=name, email=email, phone=phone, preferred_channel=channel,
+                          language=language)
+
+
+@dataclass(frozen=True)
+class Case:
+    referral_id: str
+    employee: ReferredPerson
+    leader: ReferredPerson
+    consents: bool
+    story: str
+
+
+CASES = [
+    Case("demo-anna", _person("Anna Ansat", "anna@example.org"),
+         _person("Lars Leder", "lars@example.org"), True,
+         "consents; the start call is logged; the course ends"),
+    Case("demo-bo", _person("Bo Borg", "bo@example.org"),
+         _person("Mette Mellemleder", "mette@example.org"), False,
+         "does not consent: the leader gets only the receipt"),
+    Case("demo-cecilie", _person("Cecilie Cort", "cecilie@example.org"),
+         _person("Jens Jensen", "jens@example.org", language="en"), True,
+         "consents, then withdraws before the start call is due"),
+    Case("demo-dorte", _person("Dorte Dahl", "dorte@example.org"),
+         _person("Hanne Holm", "hanne@example.org", "+4521314151", "sms"), True,
+         "consents; all three agree to a three-party meeting"),
+]
+
+
+def referral(case: Case, at: datetime) -> ReferralSubmitted:
+    return ReferralSubmitted(occurred_at=at, referral_id=case.referral_id, employee=case.employee,
+                             leader=case.leader, psychologist=PSYCHOLOGIST, team_lead=TEAM_LEAD,
+                             workplace="Kommunen", reason_category="stress_related",
+                             employee_consents_to_leader_contact=case.consents)
+
+
+async def play(settings: KafkaSettings, clock: ScaledClock, until: datetime) -> None:
+    topics = Topics(settings.topic_prefix)
+    producer = EventProducer(settings.aiokafka_kwargs())
+    await producer.start()
+
+    async def until_scaled(moment: datetime) -> None:
+        await asyncio.sleep(max(0.0, (moment - clock.now()).total_seconds() / clock.speed))
+
+    async def at_scaled(moment: datetime, events: list[tuple[str, Event]]) -> None:
+        await until_scaled(moment)
+        await producer.publish_all(events)
+
+    try:
+        now = clock.now()
+        await producer.publish_all([(topics.referrals, referral(c, now)) for c in CASES])
+        anna, cecilie, dorte = (course_id_for(c) for c in ("demo-anna", "demo-cecilie",
+                                                             "demo-dorte"))
+        # Cecilie withdraws at 08:00, before the 08:30 reminders.
+        await at_scaled(START.replace(hour=8), [(topics.sessions, ConsentWithdrawn(
+            occurred_at=START.replace(hour=8), course_id=cecilie, party="employee",
+            scope="leader_contact"))])
+        # Anna's start call happens on Tuesday.
+        tuesday = START + timedelta(days=1, hours=3)
+        await at_scaled(tuesday, [(topics.sessions, LeaderContactLogged(
+            occurred_at=tuesday, course_id=anna, contact_kind="start_call", at=tuesday))])
+        # Everyone in Dorte's course wants the three-party meeting on Tuesday afternoon.
+        afternoon = tuesday + timedelta(hours=4)
+        await at_scaled(afternoon, [(topics.sessions, ConsentGiven(
+            occurred_at=afternoon, course_id=dorte, party=party, scope="three_party_meeting"))
+            for party in ("employee", "leader", "psychologist")])
+        # Anna's course ends on Wednesday.
+        wednesday = START + timedelta(days=2, hours=4)
+        await at_scaled(wednesday, [(topics.sessions, CourseEnded(
+            occurred_at=wednesday, course_id=anna, end_date=wednesday.date()))])
+        await until_scaled(until)
+    finally:
+        await producer.stop()
+
+
+def _tls() -> tuple[ssl.SSLContext, str]:
+    import trustme
+
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
+    path = os.path.join(tempfile.mkdtemp(prefix="lederkontakt-"), "ca.pem")
+    ca.cert_pem.write_to_path(path)
+    return server, path
+
+
+async def outcomes(settings: KafkaSettings) -> str:
+    """What the notifier decided, from `notifications.status`: sent, suppressed (and why)."""
+    from collections import Counter
+
+    from aiokafka import AIOKafkaConsumer
+
+    from shared.events import decode_event
+
+    consumer = AIOKafkaConsumer(Topics(settings.topic_prefix).notifications_status,
+                                **settings.aiokafka_kwargs(), group_id=None,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    counts: Counter[str] = Counter()
+    try:
+        while batch := await consumer.getmany(timeout_ms=1000):
+            for records in batch.values():
+                for record in records:
+                    event = decode_event(record.value)
+                    reason = getattr(event, "reason", None)
+                    label = event.type.removeprefix("notification.")  # type: ignore[attr-defined]
+                    counts[f"{label} ({reason})" if reason and label == "suppressed" else label] += 1
+    finally:
+        await consumer.stop()
+    return "Notifier outcomes: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+
+
+def report(mails: list[Mail], sms: list[dict[str, object]]) -> str:
+    names = {p.email: p.name for c in CASES for p in (c.employee, c.leader)}
+    names.update({PSYCHOLOGIST.email: PSYCHOLOGIST.name, TEAM_LEAD.email: TEAM_LEAD.name})
+    phones = {str(p.phone).lstrip("+"): p.name for c in CASES for p in (c.leader,) if p.phone}
+    lines = ["", "What each person received:"]
+    for mail in mails:
+        to = mail.recipients[0]
+        lines.append(f"  e-mail to {names.get(to, to):20} {mail.subject}")
+    for message in sms:
+        msisdn = str(message["recipients"][0]["msisdn"])  # type: ignore[index]
+        lines.append(f"  SMS    to {phones.get(msisdn, msisdn):20} {message['message']}")
+    lines.append(f"  ({len(mails)} e-mails, {len(sms)} SMS)")
+    return "\n".join(lines)
+
+
+def run(bootstrap: str | None = None, days: float = 3.0, quiet: bool = False) -> tuple[
+        list[Mail], list[dict[str, object]]]:
+    """Run the scenario for `days` of scaled time; returns the mails and SMS delivered."""
+    started_broker = False
+    home = kafka_broker.default_home()
+    if bootstrap is None:
+        started_broker = kafka_broker.running_pid(home) is None
+        bootstrap = kafka_broker.start(home)
+    settings = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"demo{int(time.time())}-")
+    asyncio.run(create_topics(settings.aiokafka_kwargs(), Topics(settings.topic_prefix)))
+    server_tls, cafile = _tls()
+    controller, sink = start_sink(server_tls, folder=REPO / ".cache" / "demo" / "mail")
+    sms = SmsGatewayDouble().start()
+    origin = time.time() + 8  # the services need a few seconds to join their groups
+    clock = ScaledClock(START, SPEED, origin)
+    env = {**os.environ, "PYTHONPATH": str(REPO),
+           "LEDERKONTAKT_BOOTSTRAP_SERVERS": bootstrap,
+           "LEDERKONTAKT_TOPIC_PREFIX": settings.topic_prefix,
+           "LEDERKONTAKT_CLOCK_START": START.isoformat(),
+           "LEDERKONTAKT_CLOCK_SPEED": str(SPEED), "LEDERKONTAKT_CLOCK_ORIGIN": str(origin),
+           "LEDERKONTAKT_NOTIFIER_SMTP_PORT": str(controller.port),
+           "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": cafile,
+           "LEDERKONTAKT_NOTIFIER_SMS_BASE_URL": sms.url,
+           "LEDERKONTAKT_NOTIFIER_SMS_TOKEN": sms.token}
+    (REPO / ".cache" / "demo").mkdir(parents=True, exist_ok=True)
+    log = open(REPO / ".cache" / "demo" / "services.log", "ab")
+    procs = [subprocess.Popen([sys.executable, "-m", module], cwd=REPO, env=env, stdout=log,
+                              stderr=subprocess.STDOUT) for module in SERVICES]
+    try:
+        if not quiet:
+            print(f"broker {bootstrap}, topics {settings.topic_prefix}*, SMTP 127.0.0.1:"
+                  f"{controller.port}, SMS {sms.url}; services log .cache/demo/services.log")
+            for case in CASES:
+                print(f"  {case.employee.name:15} (leader {case.leader.name}): {case.story}")
+        while time.time() < origin:
+            time.sleep(0.2)
+        asyncio.run(play(settings, clock, START + timedelta(days=days)))
+        time.sleep(2)
+        if not quiet:
+            print(report(sink.mails, sms.messages))
+            print(asyncio.run(outcomes(settings)))
+        return list(sink.mails), list(sms.messages)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+        sms.stop()
+        controller.stop()
+        if started_broker and not os.environ.get("LEDERKONTAKT_KEEP_BROKER"):
+            kafka_broker.stop(home)
+
+
+def main() -> int:
+    (REPO / ".cache" / "demo").mkdir(parents=True, exist_ok=True)
+    try:
+        run()
+    except KeyboardInterrupt:
+        print("stopped")
+    except kafka_broker.BrokerError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+__all__ = ["CASES", "main", "person_id_for", "run"]
+
+if __name__ == "__main__":
+    sys.exit(main())
