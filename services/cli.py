@@ -35,6 +35,12 @@ def _people_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tail(args: argparse.Namespace) -> int:
+    from services.ops.tail import run
+
+    return run(args.topics, args.service, args.course, args.type or [], args.from_beginning)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lederkontakt")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     erase = people.add_parser("erase", help="publish the erasure (tombstone) of a person")
     erase.add_argument("person_id")
     erase.set_defaults(func=_people_erase)
+
+    tail = sub.add_parser("tail", help="watch the event streams, one line an event")
+    tail.add_argument("topics", nargs="*", help="topics (default: all but people)")
+    tail.add_argument("--course", help="only this course id")
+    tail.add_argument("--type", action="append", help="only event types starting with this")
+    tail.add_argument("--service", choices=["referral", "contact-scheduler", "notifier"],
+                      help="only what this service publishes")
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest event")
+    tail.set_defaults(func=_tail)
     return parser
 
 

@@ -14,6 +14,7 @@ from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
 
 from shared.events import Event, EventDecodeError, decode_event, encode_event
 from shared.logging import get_logger, redact_text
+from shared.ops import DEAD_LETTERED, PRODUCED
 
 log = get_logger(__name__)
 
@@ -66,6 +67,7 @@ class EventProducer:
         )
 
     async def publish(self, topic: str, event: Event, partition: int | None = None) -> None:
+        PRODUCED.labels(topic, getattr(event, "type", "")).inc()
         await self.send(topic, encode_event(event), event.key, partition,
                         {"type": getattr(event, "type", "")})
 
@@ -77,6 +79,8 @@ class EventProducer:
 
     async def publish_all(self, outputs: Sequence[tuple[str, Event]]) -> None:
         """Send every event at once and return when the broker has acknowledged them all."""
+        for topic, event in outputs:
+            PRODUCED.labels(topic, getattr(event, "type", "")).inc()
         futures = [
             await self._producer.send(topic, encode_event(event),
                                       key=event.key.encode() if event.key else None,
@@ -95,6 +99,7 @@ class EventProducer:
     ) -> None:
         """The original bytes go to the DLQ untouched; why, and where from, go in headers."""
         topic, partition, offset = source
+        DEAD_LETTERED.labels(dlq_topic).inc()
         await self._producer.send_and_wait(
             dlq_topic,
             value=raw,

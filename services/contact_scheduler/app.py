@@ -17,6 +17,7 @@ from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock, clock_from_env
 from shared.kafka import CO_PARTITIONED, EventProducer, make_broker
 from shared.logging import configure_logging
+from shared.ops import OpsServer, http_port, observe_consumed
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
 from shared.topics import Topics
@@ -46,7 +47,12 @@ class SchedulerService:
                                 ack_policy=AckPolicy.NACK_ON_ERROR,
                                 partition_assignment_strategy=CO_PARTITIONED)
         async def on_event(msg: KafkaMessage) -> None:
+            observe_consumed('contact-scheduler', msg.raw_message, msg.consumer)
             await self.handlers.on_event(msg.raw_message)
+
+    def health(self) -> dict[str, object]:
+        return {"ok": self.plans.ready.is_set(), "partitions": sorted(self.plans.owned),
+                "courses": len(self.plans), "reminders_fired": self.handlers.fired}
 
     async def start_timers(self) -> None:
         self._timer_task = asyncio.create_task(self.handlers.run_timers(self.tick_interval))
@@ -74,6 +80,9 @@ def create_app() -> FastStream:
     configure_logging()
     service = SchedulerService(KafkaSettings(), clock_from_env())
     app = FastStream(service.broker)
+    ops = OpsServer('contact-scheduler', http_port(9102), service.health)
+    app.on_startup(ops.start)
+    app.after_shutdown(ops.stop)
     app.on_startup(service.producer.start)
     app.after_startup(service.start_timers)
     app.on_shutdown(service.stop_timers)

@@ -18,6 +18,7 @@ from services.contact_scheduler.domain.rules import Rules, Step
 from shared.clock import Clock
 from shared.kafka import EventProducer, decode_or_dead_letter
 from shared.logging import get_logger
+from shared.ops import CONTACT_POINTS
 from shared.state import ChangelogTable
 from shared.topics import Topics
 
@@ -64,6 +65,7 @@ class SchedulerHandlers:
         if step.plan.next_fire_at is not None:
             heapq.heappush(self._timers, (step.plan.next_fire_at, step.plan.course_id))
         self.fired += sum(1 for d, _ in step.outputs if d == "notifications")
+        _count_points(step)
 
     def _rebuild_timers(self) -> None:
         self._timers = [(p.next_fire_at, k) for k, p in self.plans.items()
@@ -109,6 +111,7 @@ class SchedulerHandlers:
             if step.plan.next_fire_at is not None:
                 heapq.heappush(self._timers, (step.plan.next_fire_at, step.plan.course_id))
             self.fired += sum(1 for d, _ in step.outputs if d == "notifications")
+            _count_points(step)
 
     async def run_timers(self, interval: float) -> None:
         while True:
@@ -117,3 +120,10 @@ class SchedulerHandlers:
             except Exception:
                 log.exception("timer_tick_failed")
             await asyncio.sleep(interval)
+
+
+def _count_points(step: Step) -> None:
+    for destination, event in step.outputs:
+        if destination == "contact-points":
+            CONTACT_POINTS.labels(getattr(event, "kind", ""),
+                                  getattr(event, "type", "").removeprefix("contact_point.")).inc()

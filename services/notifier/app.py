@@ -20,6 +20,7 @@ from shared.clock import Clock, clock_from_env
 from shared.events import ConsentRecorded, ConsentState, Person, PersonUpserted, decode_event
 from shared.kafka import CO_PARTITIONED, EventProducer, make_broker
 from shared.logging import configure_logging
+from shared.ops import OpsServer, http_port, observe_consumed
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
 from shared.topics import Topics
@@ -61,8 +62,14 @@ class NotifierService:
                                 ack_policy=AckPolicy.NACK_ON_ERROR,
                                 partition_assignment_strategy=CO_PARTITIONED)
         async def on_request(msg: KafkaMessage) -> None:
+            observe_consumed('notifier', msg.raw_message, msg.consumer)
             assert self.handlers is not None
             await self.handlers.on_request(msg.raw_message)
+
+    def health(self) -> dict[str, object]:
+        return {"ok": self.ledger.ready.is_set(), "partitions": sorted(self.ledger.owned),
+                "ledger_entries": len(self.ledger), "people": len(self.people),
+                "consents": len(self.consents)}
 
     async def open(self) -> None:
         """Producer, views and adapters; the views are complete before any request is read."""
@@ -107,6 +114,9 @@ def create_app() -> FastStream:
     configure_logging()
     service = NotifierService(KafkaSettings(), NotifierSettings(), clock_from_env())
     app = FastStream(service.broker)
+    ops = OpsServer('notifier', http_port(9103), service.health)
+    app.on_startup(ops.start)
+    app.after_shutdown(ops.stop)
     app.on_startup(service.open)
     app.after_startup(service.start_timers)
     app.on_shutdown(service.stop_timers)

@@ -42,6 +42,7 @@ from shared.events import (
 )
 from shared.kafka import EventProducer, decode_or_dead_letter
 from shared.logging import get_logger
+from shared.ops import NOTIFICATIONS
 from shared.state import ChangelogTable
 from shared.topics import Topics
 
@@ -176,6 +177,7 @@ class NotifierHandlers:
     async def _settle(self, request: NotificationRequested, partition: int, entry: LedgerEntry,
                       sms_segments: int | None = None) -> None:
         await self.ledger.put(entry.notification_id, entry, partition)
+        NOTIFICATIONS.labels(entry.state, entry.channel or "", entry.reason or "").inc()
         crash_point("after_ledger")
         await self._publish_status(request, entry, sms_segments)
         log.info("notification", notification_id=entry.notification_id, kind=request.kind,
@@ -185,6 +187,7 @@ class NotifierHandlers:
     async def _park(self, request: NotificationRequested, partition: int,
                     entry: LedgerEntry) -> None:
         await self.ledger.put(entry.notification_id, entry, partition)
+        NOTIFICATIONS.labels(entry.state, entry.channel or "", entry.reason or "").inc()
         assert entry.due_at is not None
         heapq.heappush(self._parked, (entry.due_at, entry.notification_id))
         await self._publish_status(request, entry)

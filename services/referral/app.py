@@ -13,6 +13,7 @@ from services.referral.handlers import ReferralHandlers
 from shared.events import ConsentRecorded, decode_event, encode_event
 from shared.kafka import CO_PARTITIONED, EventProducer, make_broker
 from shared.logging import configure_logging
+from shared.ops import OpsServer, http_port, observe_consumed
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
 from shared.topics import Topics
@@ -46,6 +47,7 @@ class ReferralService:
                                 ack_policy=AckPolicy.NACK_ON_ERROR,
                                 partition_assignment_strategy=CO_PARTITIONED)
         async def on_referral(msg: KafkaMessage) -> None:
+            observe_consumed('referral', msg.raw_message, msg.consumer)
             await self.handlers.on_referral(msg.raw_message)
 
         @self.broker.subscriber(self.topics.courses, self.topics.sessions,
@@ -54,7 +56,13 @@ class ReferralService:
                                 ack_policy=AckPolicy.NACK_ON_ERROR,
                                 partition_assignment_strategy=CO_PARTITIONED)
         async def on_course_or_session(msg: KafkaMessage) -> None:
+            observe_consumed('referral', msg.raw_message, msg.consumer)
             await self.handlers.on_course_or_session(msg.raw_message)
+
+    def health(self) -> dict[str, object]:
+        return {"ok": self.intake.ready.is_set() and self.consents.ready.is_set(),
+                "partitions": sorted(self.intake.owned), "referrals_known": len(self.intake),
+                "courses_with_consent": len(self.consents)}
 
     async def start(self) -> None:
         await self.producer.start()
@@ -70,6 +78,9 @@ def create_app() -> FastStream:
     configure_logging()
     service = ReferralService(KafkaSettings())
     app = FastStream(service.broker)
+    ops = OpsServer('referral', http_port(9101), service.health)
+    app.on_startup(ops.start)
+    app.after_shutdown(ops.stop)
     app.on_startup(service.producer.start)
     app.after_shutdown(service.producer.stop)
     return app

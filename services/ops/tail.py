@@ -1,0 +1,127 @@
+"""`lederkontakt tail`: the event streams as operations watch them, one readable line an event."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from aiokafka import AIOKafkaConsumer
+
+from shared.events import Event, EventDecodeError, decode_event
+from shared.settings import KafkaSettings
+from shared.topics import Topics
+
+DEFAULT_TOPICS = ("referrals", "courses", "sessions", "consents", "contact-points",
+                  "notifications.requested", "notifications.status")
+# Which service writes which topic, for --service.
+PRODUCED_BY = {
+    "referral": ("courses", "people", "consents", "referrals.dlq"),
+    "contact-scheduler": ("contact-points", "notifications.requested"),
+    "notifier": ("notifications.status", "notifications.requested.dlq"),
+}
+COLOURS = {"referrals": 36, "courses": 34, "sessions": 35, "consents": 33, "people": 33,
+           "contact-points": 32, "notifications.requested": 37, "notifications.status": 92}
+RED = 31
+
+_DETAIL_FIELDS = ("referral_id", "contact_point_id", "kind", "contact_kind", "party", "scope",
+                  "recipient_role", "channel", "reason", "until", "due_by", "start_date",
+                  "end_date", "review_date", "late")
+
+
+def describe(event: Event) -> str:
+    """The event's facts without contact details: ids, kinds, states and dates only."""
+    parts = []
+    for name in _DETAIL_FIELDS:
+        value = getattr(event, name, None)
+        if value not in (None, False):
+            parts.append(f"{name}={value}")
+    state = getattr(event, "state", None)
+    if state is not None and hasattr(state, "allows_leader_contact"):
+        parts.append(f"leader_contact={state.allows_leader_contact}")
+        parts.append(f"three_party={state.allows_three_party_meeting}")
+    person = getattr(event, "person", None)
+    if person is not None:
+        parts.append(f"person_id={person.person_id}")
+    return " ".join(parts)
+
+
+def format_line(base_topic: str, record: Any, colour: bool) -> str:
+    when = datetime.fromtimestamp(record.timestamp / 1000).strftime("%H:%M:%S.%f")[:-3]
+    try:
+        event = decode_event(record.value)
+        text = (f"{getattr(event, 'type', '?'):28} course={event.course_id or '-':24} "
+                f"{describe(event)}")
+        code = COLOURS.get(base_topic.removesuffix(".dlq"), 0)
+    except EventDecodeError as exc:
+        text = f"{'(undecodable)':28} {exc.reason}"
+        code = RED
+    if base_topic.endswith(".dlq"):
+        reason = dict(record.headers).get("dlq.reason", b"").decode(errors="replace")
+        text = f"{text} dlq.reason={reason}"
+        code = RED
+    line = f"{when} {base_topic:24} {text}"
+    return f"\x1b[{code}m{line}\x1b[0m" if colour and code else line
+
+
+def matches(line_event: Event | None, course: str | None, types: Sequence[str]) -> bool:
+    if line_event is None:
+        return course is None and not types
+    if course and line_event.course_id != course:
+        return False
+    return not types or any(getattr(line_event, "type", "").startswith(t) for t in types)
+
+
+async def tail(settings: KafkaSettings, topics: Sequence[str], *, course: str | None,
+               types: Sequence[str], from_beginning: bool, out: TextIO = sys.stdout,
+               limit: int | None = None, idle_exit: float | None = None) -> int:
+    names = Topics(settings.topic_prefix)
+    full = {names.name(t): t for t in topics}
+    consumer = AIOKafkaConsumer(*full, **settings.aiokafka_kwargs(), group_id=None,
+                                auto_offset_reset="earliest" if from_beginning else "latest")
+    await consumer.start()
+    shown = 0
+    colour = out.isatty()
+    try:
+        idle = 0.0
+        while limit is None or shown < limit:
+            batch = await consumer.getmany(timeout_ms=500)
+            if not batch:
+                idle += 0.5
+                if idle_exit is not None and idle >= idle_exit:
+                    break
+                continue
+            idle = 0.0
+            records = sorted((r for part in batch.values() for r in part),
+                             key=lambda r: r.timestamp)
+            for record in records:
+                try:
+                    event: Event | None = decode_event(record.value)
+                except EventDecodeError:
+                    event = None
+                if not matches(event, course, types):
+                    continue
+                print(format_line(full[record.topic], record, colour), file=out, flush=True)
+                shown += 1
+    finally:
+        await consumer.stop()
+    return shown
+
+
+def topics_for(requested: Sequence[str], service: str | None) -> list[str]:
+    chosen = list(requested) or list(DEFAULT_TOPICS)
+    if service:
+        chosen = [t for t in chosen if t in PRODUCED_BY[service]] or list(PRODUCED_BY[service])
+    return chosen
+
+
+def run(requested: Sequence[str], service: str | None, course: str | None,
+        types: Sequence[str], from_beginning: bool) -> int:
+    try:
+        asyncio.run(tail(KafkaSettings(), topics_for(requested, service), course=course,
+                         types=types, from_beginning=from_beginning))
+    except KeyboardInterrupt:
+        pass
+    return 0
