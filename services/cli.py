@@ -41,6 +41,29 @@ def _tail(args: argparse.Namespace) -> int:
     return run(args.topics, args.service, args.course, args.type or [], args.from_beginning)
 
 
+def _ops_page(args: argparse.Namespace) -> int:
+    from services.ops.page import serve
+    from shared.clock import clock_from_env
+
+    try:
+        asyncio.run(serve(KafkaSettings(), clock_from_env(), args.port, args.host))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _asyncapi(args: argparse.Namespace) -> int:
+    from services.asyncapi import DOCS, write
+
+    stale = write(check=args.check)
+    if stale:
+        print(f"AsyncAPI documents out of date: {', '.join(stale)}; run `lederkontakt asyncapi`",
+              file=sys.stderr)
+        return 1
+    print(f"AsyncAPI documents {'match the code' if args.check else 'written to'} {DOCS}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lederkontakt")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="only what this service publishes")
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest event")
     tail.set_defaults(func=_tail)
+
+    page = sub.add_parser("ops-page", help="serve the operations page over HTTP")
+    page.add_argument("--port", type=int, default=8088)
+    page.add_argument("--host", default="127.0.0.1")
+    page.set_defaults(func=_ops_page)
+
+    spec = sub.add_parser("asyncapi", help="write the services' AsyncAPI documents")
+    spec.add_argument("--check", action="store_true", help="fail if they do not match the code")
+    spec.set_defaults(func=_asyncapi)
     return parser
 
 
