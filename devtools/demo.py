@@ -163,6 +163,35 @@ async def outcomes(settings: KafkaSettings) -> str:
     return "Notifier outcomes: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
 
+async def stream_excerpt(settings: KafkaSettings, course_id: str) -> str:
+    """One course's events as `lederkontakt tail --course` shows them."""
+    import io
+
+    from services.ops.tail import DEFAULT_TOPICS, tail
+
+    out = io.StringIO()
+    await tail(settings, DEFAULT_TOPICS, course=course_id, types=[], from_beginning=True,
+               out=out, idle_exit=1.0)
+    return f"\nThe event stream of Cecilie's course (lederkontakt tail --course {course_id}):\n" \
+        + out.getvalue()
+
+
+def screenshot(url: str) -> Path | None:
+    """The ops page as headless Chromium renders it, when Debian's chromium is installed."""
+    import shutil
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        return None
+    shot = REPO / ".cache" / "demo" / "ops-page.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--window-size=1100,1000",
+                    f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}",
+                    f"--screenshot={shot}", url], capture_output=True, timeout=90, check=False)
+    return shot if shot.exists() else None
+
+
 def report(mails: list[Mail], sms: list[dict[str, object]]) -> str:
     names = {p.email: p.name for c in CASES for p in (c.employee, c.leader)}
     names.update({PSYCHOLOGIST.email: PSYCHOLOGIST.name, TEAM_LEAD.email: TEAM_LEAD.name})
@@ -206,6 +235,10 @@ def run(bootstrap: str | None = None, days: float = 3.0, quiet: bool = False) ->
     log = open(REPO / ".cache" / "demo" / "services.log", "ab")
     procs = [subprocess.Popen([sys.executable, "-m", module], cwd=REPO, env=env, stdout=log,
                               stderr=subprocess.STDOUT) for module in SERVICES]
+    ops_port = int(os.environ.get("LEDERKONTAKT_OPS_PAGE_PORT", "8088"))
+    procs.append(subprocess.Popen([sys.executable, "-m", "services.cli", "ops-page", "--port",
+                                   str(ops_port)], cwd=REPO, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT))
     try:
         if not quiet:
             print(f"broker {bootstrap}, topics {settings.topic_prefix}*, SMTP 127.0.0.1:"
@@ -219,6 +252,15 @@ def run(bootstrap: str | None = None, days: float = 3.0, quiet: bool = False) ->
         if not quiet:
             print(report(sink.mails, sms.messages))
             print(asyncio.run(outcomes(settings)))
+            print(asyncio.run(stream_excerpt(settings, course_id_for("demo-cecilie"))))
+            print(f"\nOps page: http://127.0.0.1:{ops_port}/ (as of the demo's clock)")
+            shot = screenshot(f"http://127.0.0.1:{ops_port}/")
+            if shot:
+                print(f"  screenshot: {shot}")
+            if sys.stdin.isatty():
+                print("The system keeps running; Ctrl-C stops everything this command started.")
+                while all(p.poll() is None for p in procs):
+                    time.sleep(1)
         return list(sink.mails), list(sms.messages)
     finally:
         for proc in procs:

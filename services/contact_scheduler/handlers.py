@@ -83,17 +83,23 @@ class SchedulerHandlers:
                 self._rebuild_timers()
             now = self.clock.now()
             batch: list[tuple[Step, int]] = []
+            in_batch: set[str] = set()
             while self._timers and self._timers[0][0] <= now:
                 at, course_id = heapq.heappop(self._timers)
                 plan = self.plans.get(course_id)
                 partition = self.plans.partition_of(course_id)
-                if plan is None or partition is None or plan.next_fire_at != at:
-                    continue  # a stale entry: the plan moved on since it was queued
+                # A course can be queued more than once for the same moment (each event
+                # re-queues it); the table only changes when the batch is committed, so a
+                # course already in this batch must not be fired again from its old plan.
+                if plan is None or partition is None or plan.next_fire_at != at \
+                        or course_id in in_batch:
+                    continue
+                in_batch.add(course_id)
                 batch.append((self.rules.fire_due(plan, now), partition))
                 if len(batch) >= self.batch_size:
                     await self._commit_many(batch)
                     moved += len(batch)
-                    batch = []
+                    batch, in_batch = [], set()
             if batch:
                 await self._commit_many(batch)
                 moved += len(batch)

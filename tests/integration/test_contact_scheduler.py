@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -126,3 +127,32 @@ async def test_kill_9_of_one_instance_loses_no_reminder(kafka: KafkaSettings, to
     print(f"kill -9: {len(ids)} distinct reminders, {repeats} repeated requests")
     # A repeat may only come from the crash window, and always under the same id.
     assert repeats <= 10
+
+
+async def test_a_course_queued_by_several_events_fires_each_reminder_once(
+    kafka: KafkaSettings, topics: Topics
+) -> None:
+    from shared.events import ConsentRecorded, ConsentState, ConsentStatement
+
+    clock = ManualClock(datetime(2026, 11, 23, 7, 0, tzinfo=COPENHAGEN))
+    service = SchedulerService(kafka, clock, tick_interval=0.1)
+    await service.start()
+    # Let the first assignment and timer rebuild happen before the events arrive.
+    await wait_for(lambda: service.plans.ready.is_set(), timeout=30)
+    await asyncio.sleep(0.5)
+    started = course(1)
+    at = started.occurred_at
+    consent = ConsentRecorded(occurred_at=at, course_id="course-1", state=ConsentState(
+        leader_contact=ConsentStatement(agreed=True, as_of=at)))
+    producer = EventProducer(kafka.aiokafka_kwargs())
+    await producer.start()
+    for event in (started, consent, consent.model_copy(update={"event_id": uuid.uuid4()})):
+        await producer.publish(topics.courses if event is started else topics.consents, event)
+    await producer.stop()
+    await wait_for(lambda: "course-1" in [k for k, _ in service.plans.items()], timeout=30)
+    await asyncio.sleep(1.0)
+    clock.at = datetime(2026, 11, 23, 9, 0, tzinfo=COPENHAGEN)
+    got = await notifications(kafka, topics, expect=2, settle=1.5)
+    await service.stop()
+    ids = collections.Counter(n.notification_id for n in got)
+    assert ids == {"course-1:start_call:due": 1, "course-1:start_call:due:leader": 1}
