@@ -64,6 +64,22 @@ def _asyncapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dlq(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.ops.dlq import read_dlq, replay
+
+    settings = KafkaSettings()
+    if args.action == "list":
+        for letter in asyncio.run(read_dlq(settings, args.topic)):
+            print(f"{letter.offset:6} {letter.reason}")
+        return 0
+    count = asyncio.run(replay(settings, args.topic, args.offset or [],
+                               Path(args.value_file).read_bytes() if args.value_file else None))
+    print(f"{count} message(s) re-published")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lederkontakt")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     spec = sub.add_parser("asyncapi", help="write the services' AsyncAPI documents")
     spec.add_argument("--check", action="store_true", help="fail if they do not match the code")
     spec.set_defaults(func=_asyncapi)
+
+    dlq = sub.add_parser("dlq", help="list or re-publish a topic's dead letters")
+    dlq.add_argument("action", choices=["list", "replay"])
+    dlq.add_argument("topic", help="the input topic, e.g. referrals")
+    dlq.add_argument("--offset", type=int, action="append", help="only these DLQ offsets")
+    dlq.add_argument("--value-file", help="replay one message with this file's bytes instead")
+    dlq.set_defaults(func=_dlq)
     return parser
 
 

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import trustme
 
+from devtools.sms_gateway import SmsGatewayDouble
+from devtools.smtp_sink import MailSink, start_sink
+from services.notifier.config import NotifierSettings
+from shared.kafka import EventProducer
 from shared.logging import configure_logging
 from shared.settings import KafkaSettings
 from shared.topics import Topics, create_topics
@@ -35,3 +41,44 @@ async def kafka(kafka_bootstrap: str) -> AsyncIterator[KafkaSettings]:
 @pytest.fixture
 def topics(kafka: KafkaSettings) -> Topics:
     return Topics(kafka.topic_prefix)
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, str]:
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
+    cafile = tmp_path_factory.mktemp("tls") / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    return server, str(cafile)
+
+
+@pytest.fixture
+def smtp(tls: tuple[ssl.SSLContext, str]) -> Iterator[tuple[MailSink, int]]:
+    controller, sink = start_sink(tls[0])
+    yield sink, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def sms() -> Iterator[SmsGatewayDouble]:
+    double = SmsGatewayDouble().start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def notifier_settings(smtp: tuple[MailSink, int], sms: SmsGatewayDouble,
+                      tls: tuple[ssl.SSLContext, str]) -> NotifierSettings:
+    return NotifierSettings(smtp_port=smtp[1], smtp_cafile=tls[1], sms_base_url=sms.url,
+                            sms_token=sms.token, retry_base_seconds=0.05, tick_seconds=0.05)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def producer(kafka: KafkaSettings) -> AsyncIterator[EventProducer]:
+    p = EventProducer(kafka.aiokafka_kwargs())
+    await p.start()
+    yield p
+    await p.stop()
+
+

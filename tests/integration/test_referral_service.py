@@ -21,14 +21,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def producer(kafka: KafkaSettings) -> AsyncIterator[EventProducer]:
-    p = EventProducer(kafka.aiokafka_kwargs())
-    await p.start()
-    yield p
-    await p.stop()
-
-
-@pytest.fixture
 async def service(kafka: KafkaSettings) -> AsyncIterator[ReferralService]:
     svc = ReferralService(kafka)
     await svc.start()
@@ -151,3 +143,19 @@ async def test_an_erased_person_is_gone_from_the_compacted_people_view(
                                                  encode=bytes, decode=bytes)
     await view.recover(range(6))
     assert view.get(employee_id) is None and len(view) == 2
+
+
+async def test_a_fixed_dead_letter_can_be_replayed_and_then_opens_its_course(
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer, service: ReferralService,
+) -> None:
+    from services.ops.dlq import read_dlq, replay
+
+    broken = json.loads(encode_event(referral("r-fix")))
+    broken["leader"]["email"] = "lars at example.org"
+    await producer.send(topics.referrals, json.dumps(broken).encode(), "r-fix")
+    await read_records(kafka, topics.dlq("referrals"), expect=1)
+    [letter] = await read_dlq(kafka, "referrals")
+    assert "leader.email" in letter.reason
+    assert await replay(kafka, "referrals", [letter.offset], encode_event(referral("r-fix"))) == 1
+    [course] = await read_events(kafka, topics.courses, expect=1)
+    assert course.course_id == course_id_for("r-fix")
