@@ -71,6 +71,9 @@ class BrokerHome:
     root: Path
     host: str
     port: int
+    # Extra server.properties lines and storage-format arguments (e.g. a SCRAM listener).
+    extra_config: tuple[str, ...] = ()
+    format_args: tuple[str, ...] = ()
 
     @property
     def controller_port(self) -> int:
@@ -156,10 +159,7 @@ def write_config(home: BrokerHome) -> None:
         "process.roles=broker,controller",
         "node.id=1",
         f"controller.quorum.voters=1@{h}:{c}",
-        f"listeners=PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}",
-        f"advertised.listeners=PLAINTEXT://{h}:{p}",
         "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "inter.broker.listener.name=PLAINTEXT",
         f"log.dirs={home.data}",
         "num.partitions=3",
@@ -172,6 +172,11 @@ def write_config(home: BrokerHome) -> None:
         "share.coordinator.state.topic.min.isr=1",
         "group.initial.rebalance.delay.ms=0",
         "log.cleaner.backoff.ms=1000",
+        *(home.extra_config or (
+            f"listeners=PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}",
+            f"advertised.listeners=PLAINTEXT://{h}:{p}",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        )),
         "",
     ]))
     (home.root / "log4j2.yaml").write_text(LOG4J2)
@@ -188,7 +193,7 @@ def format_storage(home: BrokerHome) -> None:
     if (home.data / "meta.properties").exists():
         return
     cmd = _java_cmd(home, "kafka.tools.StorageTool", "format", "-t", _cluster_id(),
-                    "-c", str(home.config_file))
+                    "-c", str(home.config_file), *home.format_args)
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BrokerError(f"formatting KRaft storage failed: {done.stderr.strip()[-300:]}")
