@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import Message
@@ -24,6 +25,7 @@ class Mail:
     sender: str
     recipients: list[str]
     message: Message
+    received_at: float = field(default_factory=time.time)
 
     @property
     def subject(self) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from services.notifier.domain.gsm7 import segments, to_gsm7
@@ -144,14 +145,19 @@ def build_context(request: NotificationRequested, recipient: Person,
     return {k: v for k, v in everything.items() if k in allowed}
 
 
+@lru_cache(maxsize=256)
+def _compiled(language: Language, source: str) -> Template:
+    # Compiling a template costs far more than rendering it; each source is compiled once.
+    return ENVIRONMENTS[language].from_string(source)
+
+
 def render(kind: NotificationKind, language: Language, channel: Channel,
            context: dict[str, Any]) -> Rendered:
-    env = ENVIRONMENTS[language]
     subject_src, text_src = TEMPLATES[(kind, language)]
-    text = env.from_string(text_src).render(context)
-    subject = env.from_string(subject_src).render(context)
+    text = _compiled(language, text_src).render(context)
+    subject = _compiled(language, subject_src).render(context)
     if channel == "sms":
         sms = to_gsm7(text)
         return Rendered(subject, sms, segments(sms))
-    greeting = env.from_string(GREETING[language]).render(context)
+    greeting = _compiled(language, GREETING[language]).render(context)
     return Rendered(subject, f"{greeting}\n\n{text}\n\n{SIGNATURE[language]}\n")

@@ -1,0 +1,155 @@
+"""End to end through real processes: referral events in, receipt e-mails accepted by the local
+SMTP server (referral service -> notifications.requested -> notifier -> SMTP), at a fixed
+offered load and at saturation; and the same broker's raw aiokafka passthrough (consume ->
+produce, no logic) in the same run, for the ratio.
+
+    .venv/bin/python bench/e2e.py [--events 3000] [--rate 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+import trustme
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from common import REPO, broker, fresh_topics, write_result
+
+from devtools.sms_gateway import SmsGatewayDouble
+from devtools.smtp_sink import MailSink, start_sink
+from shared.events import ReferredPerson, encode_event
+from shared.settings import KafkaSettings
+from shared.topics import Topics
+from tests.samples import referral
+
+
+def _tls() -> tuple[ssl.SSLContext, str]:
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
+    path = os.path.join(tempfile.mkdtemp(), "ca.pem")
+    ca.cert_pem.write_to_path(path)
+    return server, path
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 3) if ordered else -1.0
+
+
+async def passthrough(bootstrap: str, count: int) -> float:
+    """Messages/s of a consume -> produce loop with no logic, on the same broker."""
+    settings = await fresh_topics(bootstrap)
+    topics = Topics(settings.topic_prefix)
+    kwargs = settings.aiokafka_kwargs()
+    producer = AIOKafkaProducer(**kwargs, acks="all", enable_idempotence=True)
+    await producer.start()
+    payload = encode_event(referral("raw"))
+    await asyncio.gather(*[await producer.send(topics.referrals, payload, key=str(i).encode())
+                           for i in range(count)])
+    consumer = AIOKafkaConsumer(topics.referrals, **kwargs, group_id=f"{topics.prefix}raw",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    moved, start = 0, time.perf_counter()
+    while moved < count:
+        batch = await consumer.getmany(timeout_ms=500)
+        futures = [await producer.send(topics.courses, r.value, key=r.key)
+                   for part in batch.values() for r in part]
+        await asyncio.gather(*futures)
+        await consumer.commit()
+        moved += len(futures)
+    elapsed = time.perf_counter() - start
+    await consumer.stop()
+    await producer.stop()
+    return count / elapsed
+
+
+async def pipeline(bootstrap: str, count: int, rate: float | None) -> dict[str, float]:
+    settings = await fresh_topics(bootstrap)
+    topics = Topics(settings.topic_prefix)
+    server_tls, cafile = _tls()
+    controller, sink = start_sink(server_tls)
+    sms = SmsGatewayDouble().start()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LEDERKONTAKT_HTTP_PORT": "0",
+           "LEDERKONTAKT_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+           "LEDERKONTAKT_TOPIC_PREFIX": settings.topic_prefix,
+           "LEDERKONTAKT_CLOCK_START": "2026-11-26T11:00:00+00:00",
+           "LEDERKONTAKT_NOTIFIER_SMTP_PORT": str(controller.port),
+           "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": cafile,
+           "LEDERKONTAKT_NOTIFIER_SMS_BASE_URL": sms.url}
+    procs = [subprocess.Popen([sys.executable, "-m", m], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for m in ("services.referral.app", "services.notifier.app")]
+    try:
+        await _warm_up(settings, topics, sink)
+        sent_at = await _offer(settings, topics, count, rate)
+        deadline = time.time() + 900
+        while len(sink.mails) < count + 1 and time.time() < deadline:
+            await asyncio.sleep(0.2)
+        done = {m.to: m.received_at for m in sink.mails}
+        latencies = [done[k] - t for k, t in sent_at.items() if k in done]
+        first = min(sent_at.values())
+        last = max(done[k] for k in sent_at if k in done)
+        return {"delivered": len(latencies), "events_per_s": round(len(latencies) / (last - first), 1),
+                "p50_s": _pct(latencies, 0.5), "p99_s": _pct(latencies, 0.99)}
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(30)
+        sms.stop()
+        controller.stop()
+
+
+async def _warm_up(settings: KafkaSettings, topics: Topics, sink: MailSink) -> None:
+    """One referral through the whole path, so group joins are not measured."""
+    producer = AIOKafkaProducer(**settings.aiokafka_kwargs())
+    await producer.start()
+    await producer.send_and_wait(topics.referrals, encode_event(referral("warm-up")), key=b"w")
+    await producer.stop()
+    while not sink.mails:
+        await asyncio.sleep(0.1)
+
+
+async def _offer(settings: KafkaSettings, topics: Topics, count: int,
+                 rate: float | None) -> dict[str, float]:
+    producer = AIOKafkaProducer(**settings.aiokafka_kwargs(), linger_ms=2)
+    await producer.start()
+    events = [encode_event(referral(f"e2e-{i}", leader=ReferredPerson(
+        name=f"Leder {i}", email=f"leader{i}@example.org"))) for i in range(count)]
+    sent_at: dict[str, float] = {}
+    start = time.time()
+    for i, value in enumerate(events):
+        if rate:
+            delay = start + i / rate - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        sent_at[f"leader{i}@example.org"] = time.time()
+        await producer.send(topics.referrals, value, key=f"e2e-{i}".encode())
+    await producer.stop()
+    return sent_at
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    args = parser.parse_args()
+    with broker() as bootstrap:
+        raw = asyncio.run(passthrough(bootstrap, args.events))
+        fixed = asyncio.run(pipeline(bootstrap, args.events, args.rate))
+        saturated = asyncio.run(pipeline(bootstrap, args.events, None))
+    write_result("e2e", {
+        "events": args.events, "raw_passthrough_per_s": round(raw, 1),
+        f"offered_{int(args.rate)}_per_s": fixed, "saturation": saturated,
+        "ratio_to_passthrough": round(saturated["events_per_s"] / raw, 4),
+    })
+
+
+if __name__ == "__main__":
+    main()

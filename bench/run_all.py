@@ -1,0 +1,67 @@
+"""Run every benchmark and print one table of their figures.
+
+    .venv/bin/python bench/run_all.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+
+
+def run(script: str, *args: str) -> None:
+    print(f"running {script} {' '.join(args)}", file=sys.stderr, flush=True)
+    subprocess.run([sys.executable, str(BENCH / script), *args], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def table() -> str:
+    def load(name: str) -> dict:  # type: ignore[type-arg]
+        return json.loads((RESULTS / f"{name}.json").read_text())
+
+    rows: list[tuple[str, str]] = []
+    e2e = load("e2e")
+    fixed = next(v for k, v in e2e.items() if k.startswith("offered_"))
+    rows += [
+        ("raw aiokafka passthrough", f"{e2e['raw_passthrough_per_s']} msgs/s"),
+        ("e2e at offered 1000/s", f"{fixed['events_per_s']}/s, p50 {fixed['p50_s']} s, "
+                                  f"p99 {fixed['p99_s']} s"),
+        ("e2e at saturation", f"{e2e['saturation']['events_per_s']}/s, p50 "
+                              f"{e2e['saturation']['p50_s']} s, p99 {e2e['saturation']['p99_s']} s"),
+        ("e2e / passthrough", str(e2e["ratio_to_passthrough"])),
+    ]
+    ref = load("referral_burst")
+    rows.append(("referral burst", f"{ref['referrals_per_s']} referrals/s over {ref['referrals']}, "
+                                   f"peak {ref['peak_rss_mb']} MB"))
+    for r in load("scheduler_scale")["runs"]:
+        rows.append((f"scheduler {r['courses']:,} courses",
+                     f"{r['memory_mb']} MB, rebuild {r['rebuild_seconds']} s, 08:30 burst of "
+                     f"{r['burst_courses']}: p50 {r['lateness_p50_s']} s, p99 {r['lateness_p99_s']} s"))
+    n = load("notifier_throughput")
+    rows.append(("notifier vs raw aiosmtplib", f"{n['pipeline_msgs_per_s']} vs "
+                                               f"{n['raw_aiosmtplib_msgs_per_s']} msgs/s "
+                                               f"(ratio {n['ratio']})"))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"| {k:{width}} | {v} |" for k, v in rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    args = parser.parse_args()
+    quick = args.quick
+    run("e2e.py", "--events", "1000" if quick else "3000")
+    run("referral_burst.py", "--count", "2000" if quick else "20000")
+    run("scheduler_scale.py", "--courses", *(["20000"] if quick else ["100000", "1000000"]))
+    run("notifier_throughput.py", "--count", "500" if quick else "2000")
+    print(table())
+
+
+if __name__ == "__main__":
+    main()
