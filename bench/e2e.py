@@ -11,31 +11,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import ssl
 import subprocess
 import sys
-import tempfile
 import time
 
-import trustme
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from common import REPO, broker, fresh_topics, write_result
 
 from devtools.sms_gateway import SmsGatewayDouble
-from devtools.smtp_sink import MailSink, start_sink
+from devtools.smtp_sink import MailSink, local_tls, start_sink
 from shared.events import ReferredPerson, encode_event
 from shared.settings import KafkaSettings
 from shared.topics import Topics
 from tests.samples import referral
-
-
-def _tls() -> tuple[ssl.SSLContext, str]:
-    ca = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
-    path = os.path.join(tempfile.mkdtemp(), "ca.pem")
-    ca.cert_pem.write_to_path(path)
-    return server, path
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -73,7 +61,7 @@ async def passthrough(bootstrap: str, count: int) -> float:
 async def pipeline(bootstrap: str, count: int, rate: float | None) -> dict[str, float]:
     settings = await fresh_topics(bootstrap)
     topics = Topics(settings.topic_prefix)
-    server_tls, cafile = _tls()
+    server_tls, cafile = local_tls()
     controller, sink = start_sink(server_tls)
     sms = SmsGatewayDouble().start()
     env = {**os.environ, "PYTHONPATH": str(REPO), "LEDERKONTAKT_HTTP_PORT": "0",

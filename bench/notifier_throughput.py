@@ -10,17 +10,15 @@ import argparse
 import asyncio
 import os
 import ssl
-import tempfile
 import time
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 import aiosmtplib
-import trustme
 from common import broker, fresh_topics, peak_rss_mb, write_result
 
 from devtools.sms_gateway import SmsGatewayDouble
-from devtools.smtp_sink import start_sink
+from devtools.smtp_sink import local_tls, start_sink
 from services.notifier.app import NotifierService
 from services.notifier.config import NotifierSettings
 from shared.calendar import COPENHAGEN
@@ -39,14 +37,6 @@ from shared.topics import Topics
 
 NOON = datetime(2026, 11, 26, 12, tzinfo=COPENHAGEN)
 
-
-def tls() -> tuple[ssl.SSLContext, str]:
-    ca = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
-    path = os.path.join(tempfile.mkdtemp(), "ca.pem")
-    ca.cert_pem.write_to_path(path)
-    return server, path
 
 
 async def raw_loop(port: int, cafile: str, count: int) -> float:
@@ -93,7 +83,7 @@ async def pipeline(bootstrap: str, port: int, cafile: str, count: int) -> tuple[
 
 
 async def run(bootstrap: str, count: int) -> dict[str, object]:
-    server_ctx, cafile = tls()
+    server_ctx, cafile = local_tls()
     controller, sink = start_sink(server_ctx)
     raw_s = await raw_loop(controller.port, cafile, count)
     sink.mails.clear()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from devtools import kafka_broker
 from devtools.sms_gateway import SmsGatewayDouble
-from devtools.smtp_sink import Mail, start_sink
+from devtools.smtp_sink import Mail, local_tls, start_sink
 from services.referral.domain.intake import course_id_for, person_id_for
 from shared.calendar import COPENHAGEN
 from shared.clock import ScaledClock
@@ -126,16 +125,6 @@ async def play(settings: KafkaSettings, clock: ScaledClock, until: datetime) -> 
         await producer.stop()
 
 
-def _tls() -> tuple[ssl.SSLContext, str]:
-    import trustme
-
-    ca = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
-    path = os.path.join(tempfile.mkdtemp(prefix="lederkontakt-"), "ca.pem")
-    ca.cert_pem.write_to_path(path)
-    return server, path
-
 
 async def outcomes(settings: KafkaSettings) -> str:
     """What the notifier decided, from `notifications.status`: sent, suppressed (and why)."""
@@ -217,7 +206,7 @@ def run(bootstrap: str | None = None, days: float = 3.0, quiet: bool = False) ->
         bootstrap = kafka_broker.start(home)
     settings = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"demo{int(time.time())}-")
     asyncio.run(create_topics(settings.aiokafka_kwargs(), Topics(settings.topic_prefix)))
-    server_tls, cafile = _tls()
+    server_tls, cafile = local_tls()
     controller, sink = start_sink(server_tls, folder=REPO / ".cache" / "demo" / "mail")
     sms = SmsGatewayDouble().start()
     origin = time.time() + 8  # the services need a few seconds to join their groups

@@ -14,6 +14,21 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 
+def local_tls(folder: Path | None = None) -> tuple[ssl.SSLContext, str]:
+    """A throw-away CA and a server certificate for 127.0.0.1/localhost: the server's TLS
+    context, and the path of the CA file a client should trust."""
+    import tempfile
+
+    import trustme
+
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
+    cafile = (folder or Path(tempfile.mkdtemp(prefix="lederkontakt-tls-"))) / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    return server, str(cafile)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,10 +5,9 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import trustme
 
 from devtools.sms_gateway import SmsGatewayDouble
-from devtools.smtp_sink import MailSink, start_sink
+from devtools.smtp_sink import MailSink, local_tls, start_sink
 from services.notifier.config import NotifierSettings
 from shared.kafka import EventProducer
 from shared.logging import configure_logging
@@ -45,12 +44,7 @@ def topics(kafka: KafkaSettings) -> Topics:
 
 @pytest.fixture(scope="session")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, str]:
-    ca = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
-    cafile = tmp_path_factory.mktemp("tls") / "ca.pem"
-    ca.cert_pem.write_to_path(str(cafile))
-    return server, str(cafile)
+    return local_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

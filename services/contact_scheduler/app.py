@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
@@ -13,6 +12,7 @@ from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
 from services.contact_scheduler.domain.rules import Rules
 from services.contact_scheduler.handlers import SchedulerHandlers
+from shared.background import Background
 from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock, clock_from_env
 from shared.kafka import CO_PARTITIONED, EventProducer, make_broker
@@ -38,7 +38,7 @@ class SchedulerService:
                                           Rules(policy or ContactPolicy(), WorkingDayCalendar()),
                                           clock)
         self.tick_interval = tick_interval
-        self._timer_task: asyncio.Task[None] | None = None
+        self._timers = Background(lambda: self.handlers.run_timers(self.tick_interval))
         self.broker = make_broker(settings)
 
         @self.broker.subscriber(self.topics.courses, self.topics.sessions, self.topics.consents,
@@ -55,14 +55,10 @@ class SchedulerService:
                 "courses": len(self.plans), "reminders_fired": self.handlers.fired}
 
     async def start_timers(self) -> None:
-        self._timer_task = asyncio.create_task(self.handlers.run_timers(self.tick_interval))
+        await self._timers.start()
 
     async def stop_timers(self) -> None:
-        if self._timer_task is not None:
-            self._timer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timer_task
-            self._timer_task = None
+        await self._timers.stop()
 
     async def start(self) -> None:
         await self.producer.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import cast
 
 from faststream import FastStream
@@ -16,6 +15,7 @@ from services.notifier.adapters.views import GlobalView
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.handlers import NotifierHandlers
+from shared.background import Background
 from shared.clock import Clock, clock_from_env
 from shared.events import ConsentRecorded, ConsentState, Person, PersonUpserted, decode_event
 from shared.kafka import CO_PARTITIONED, EventProducer, make_broker
@@ -53,7 +53,7 @@ class NotifierService:
         self._sms = sms
         self.handlers: NotifierHandlers | None = None
         self._clock = clock
-        self._timer_task: asyncio.Task[None] | None = None
+        self._timers = Background(self._run_timers)
         self.broker = make_broker(settings)
 
         @self.broker.subscriber(self.topics.notifications_requested,
@@ -81,15 +81,14 @@ class NotifierService:
                                          self.consents, self.smtp, sms, self._clock, self.notifier)
 
     async def start_timers(self) -> None:
-        assert self.handlers is not None
-        self._timer_task = asyncio.create_task(self.handlers.run_timers())
+        await self._timers.start()
 
     async def stop_timers(self) -> None:
-        if self._timer_task is not None:
-            self._timer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timer_task
-            self._timer_task = None
+        await self._timers.stop()
+
+    async def _run_timers(self) -> None:
+        assert self.handlers is not None
+        await self.handlers.run_timers()
 
     async def close(self) -> None:
         await self.people.stop()

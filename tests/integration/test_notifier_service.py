@@ -175,3 +175,16 @@ async def test_mail_is_never_sent_without_starttls(
     await service.stop()
     controller.stop()
     assert status.type == "notification.failed" and plain.mails == []  # type: ignore[attr-defined]
+
+
+async def test_garbage_on_the_people_and_consents_topics_does_not_stop_the_views(
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer, smtp: tuple[MailSink, int],
+    notifier_settings: NotifierSettings,
+) -> None:
+    await producer.send(topics.people, b"{not an event", "lead-1")
+    await producer.send(topics.consents, b'{"type": "consent.recorded", "schema_version": 9}', "c-1")
+    service = await running(kafka, notifier_settings, ManualClock(NOON))
+    await seed(producer, topics)
+    await producer.publish(topics.notifications_requested, leader_request())
+    await wait_for(lambda: len(smtp[0].mails) == 1)
+    await service.stop()

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from shared.events import EventDecodeError
 from shared.logging import get_logger
 
 V = TypeVar("V")
@@ -77,8 +78,14 @@ class GlobalView(Generic[V]):
                 for record in records:
                     if record.key is None:
                         continue
-                    key = record.key.decode()
-                    value = None if record.value is None else self._decode(record.value)
+                    key = record.key.decode(errors="replace")
+                    try:
+                        value = None if record.value is None else self._decode(record.value)
+                    except EventDecodeError as exc:
+                        # The owner of the topic dead-letters it; a view must not stop over it.
+                        log.warning("view_skipped_record", topic=self.topic,
+                                    offset=record.offset, reason=exc.reason)
+                        continue
                     if value is None:
                         self._values.pop(key, None)
                     else:
