@@ -14,7 +14,7 @@ from shared.kafka import EventProducer
 from shared.ops import OpsServer
 from shared.settings import KafkaSettings
 from shared.topics import Topics
-from tests.integration.helpers import read_events
+from tests.integration.helpers import read_events, wait_for
 from tests.samples import referral
 
 pytestmark = pytest.mark.integration
@@ -31,6 +31,8 @@ async def test_healthz_and_metrics_report_what_the_service_did(
         await producer.publish(topics.referrals, referral("r-ops"))
         await producer.send(topics.referrals, b"not json", "k")
         await read_events(kafka, topics.courses, expect=1)
+        # The dedup record is written after the course is published.
+        await wait_for(lambda: len(service.intake) == 1)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ops.port}") as client:
             health = (await client.get("/healthz")).json()
             metrics = (await client.get("/metrics")).text
