@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -128,6 +128,22 @@ async def decode_or_dead_letter(
         log.warning("dead_lettered", topic=record.topic, partition=record.partition,
                     offset=record.offset, dlq=dlq_topic, reason=exc.reason)
         return None
+
+
+Handler = Callable[[Any], Awaitable[None]]
+
+
+def subscribe(broker: KafkaBroker, *topics: str, group_id: str,
+              listener: Any) -> Callable[[Handler], Any]:
+    """The subscriber every service uses: from the earliest offset of a new group, commit after
+    the handler returns (a failure seeks back for redelivery), co-partitioned assignment, and a
+    rebalance listener that rebuilds state before input is processed."""
+    from faststream.middlewares import AckPolicy
+
+    decorator: Callable[[Handler], Any] = broker.subscriber(
+        *topics, group_id=group_id, listener=listener, auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR, partition_assignment_strategy=CO_PARTITIONED)
+    return decorator
 
 
 def make_broker(settings: Any) -> KafkaBroker:

@@ -6,7 +6,6 @@ import asyncio
 
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
@@ -15,7 +14,7 @@ from services.contact_scheduler.handlers import SchedulerHandlers
 from shared.background import Background
 from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock, clock_from_env
-from shared.kafka import CO_PARTITIONED, EventProducer, make_broker
+from shared.kafka import EventProducer, make_broker, subscribe
 from shared.logging import configure_logging
 from shared.ops import OpsServer, http_port, observe_consumed
 from shared.settings import KafkaSettings
@@ -41,11 +40,9 @@ class SchedulerService:
         self._timers = Background(lambda: self.handlers.run_timers(self.tick_interval))
         self.broker = make_broker(settings)
 
-        @self.broker.subscriber(self.topics.courses, self.topics.sessions, self.topics.consents,
-                                group_id=f"{settings.topic_prefix}{GROUP}",
-                                listener=listener_for(self.plans), auto_offset_reset="earliest",
-                                ack_policy=AckPolicy.NACK_ON_ERROR,
-                                partition_assignment_strategy=CO_PARTITIONED)
+        @subscribe(self.broker, self.topics.courses, self.topics.sessions, self.topics.consents,
+                   group_id=f"{settings.topic_prefix}{GROUP}",
+                   listener=listener_for(self.plans))
         async def on_event(msg: KafkaMessage) -> None:
             observe_consumed('contact-scheduler', msg.raw_message, msg.consumer)
             await self.handlers.on_event(msg.raw_message)

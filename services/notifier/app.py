@@ -7,7 +7,6 @@ from typing import cast
 
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from services.notifier.adapters.sms import GatewayApiSms, SmsProvider
 from services.notifier.adapters.smtp import SmtpSender
@@ -18,7 +17,7 @@ from services.notifier.handlers import NotifierHandlers
 from shared.background import Background
 from shared.clock import Clock, clock_from_env
 from shared.events import ConsentRecorded, ConsentState, Person, PersonUpserted, decode_event
-from shared.kafka import CO_PARTITIONED, EventProducer, make_broker
+from shared.kafka import EventProducer, make_broker, subscribe
 from shared.logging import configure_logging
 from shared.ops import OpsServer, http_port, observe_consumed
 from shared.settings import KafkaSettings
@@ -56,11 +55,9 @@ class NotifierService:
         self._timers = Background(self._run_timers)
         self.broker = make_broker(settings)
 
-        @self.broker.subscriber(self.topics.notifications_requested,
-                                group_id=f"{settings.topic_prefix}{GROUP}",
-                                listener=listener_for(self.ledger), auto_offset_reset="earliest",
-                                ack_policy=AckPolicy.NACK_ON_ERROR,
-                                partition_assignment_strategy=CO_PARTITIONED)
+        @subscribe(self.broker, self.topics.notifications_requested,
+                   group_id=f"{settings.topic_prefix}{GROUP}",
+                   listener=listener_for(self.ledger))
         async def on_request(msg: KafkaMessage) -> None:
             observe_consumed('notifier', msg.raw_message, msg.consumer)
             assert self.handlers is not None

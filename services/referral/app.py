@@ -6,12 +6,11 @@ from typing import cast
 
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from services.referral.domain.intake import IntakeRecord
 from services.referral.handlers import ReferralHandlers
 from shared.events import ConsentRecorded, decode_event, encode_event
-from shared.kafka import CO_PARTITIONED, EventProducer, make_broker
+from shared.kafka import EventProducer, make_broker, subscribe
 from shared.logging import configure_logging
 from shared.ops import OpsServer, http_port, observe_consumed
 from shared.settings import KafkaSettings
@@ -42,19 +41,16 @@ class ReferralService:
         self.handlers = ReferralHandlers(self.topics, self.producer, self.intake, self.consents)
         self.broker = make_broker(settings)
 
-        @self.broker.subscriber(self.topics.referrals, group_id=f"{settings.topic_prefix}{INTAKE_GROUP}",
-                                listener=listener_for(self.intake), auto_offset_reset="earliest",
-                                ack_policy=AckPolicy.NACK_ON_ERROR,
-                                partition_assignment_strategy=CO_PARTITIONED)
+        @subscribe(self.broker, self.topics.referrals,
+                   group_id=f"{settings.topic_prefix}{INTAKE_GROUP}",
+                   listener=listener_for(self.intake))
         async def on_referral(msg: KafkaMessage) -> None:
             observe_consumed('referral', msg.raw_message, msg.consumer)
             await self.handlers.on_referral(msg.raw_message)
 
-        @self.broker.subscriber(self.topics.courses, self.topics.sessions,
-                                group_id=f"{settings.topic_prefix}{CONSENT_GROUP}",
-                                listener=listener_for(self.consents), auto_offset_reset="earliest",
-                                ack_policy=AckPolicy.NACK_ON_ERROR,
-                                partition_assignment_strategy=CO_PARTITIONED)
+        @subscribe(self.broker, self.topics.courses, self.topics.sessions,
+                   group_id=f"{settings.topic_prefix}{CONSENT_GROUP}",
+                   listener=listener_for(self.consents))
         async def on_course_or_session(msg: KafkaMessage) -> None:
             observe_consumed('referral', msg.raw_message, msg.consumer)
             await self.handlers.on_course_or_session(msg.raw_message)
