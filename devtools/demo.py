@@ -39,7 +39,10 @@ from shared.settings import KafkaSettings
 from shared.topics import Topics, create_topics
 
 REPO = Path(__file__).resolve().parent.parent
-START = datetime(2026, 11, 30, 7, 0, tzinfo=COPENHAGEN)  # a Monday morning
+# Sunday noon: the referrals arrive, and everything a step depends on has hours of scaled time
+# (seconds of real time) to travel through the services before the Monday 08:30 reminders.
+START = datetime(2026, 11, 29, 12, 0, tzinfo=COPENHAGEN)
+MONDAY = datetime(2026, 11, 30, tzinfo=COPENHAGEN)
 SPEED = 3 * 3600  # three hours a second: a working day passes in about eight seconds
 SERVICES = ("services.referral.app", "services.contact_scheduler.app", "services.notifier.app")
 
@@ -103,23 +106,23 @@ async def play(settings: KafkaSettings, clock: ScaledClock, until: datetime) -> 
         await producer.publish_all([(topics.referrals, referral(c, now)) for c in CASES])
         anna, cecilie, dorte = (course_id_for(c) for c in ("demo-anna", "demo-cecilie",
                                                              "demo-dorte"))
-        # Cecilie withdraws at 08:00, before the 08:30 reminders.
-        await at_scaled(START.replace(hour=8), [(topics.sessions, ConsentWithdrawn(
-            occurred_at=START.replace(hour=8), course_id=cecilie, party="employee",
-            scope="leader_contact"))])
-        # Anna's start call happens on Tuesday.
-        tuesday = START + timedelta(days=1, hours=3)
-        await at_scaled(tuesday, [(topics.sessions, LeaderContactLogged(
-            occurred_at=tuesday, course_id=anna, contact_kind="start_call", at=tuesday))])
-        # Everyone in Dorte's course wants the three-party meeting on Tuesday afternoon.
-        afternoon = tuesday + timedelta(hours=4)
+        # Cecilie withdraws on Sunday evening, before the Monday 08:30 reminders.
+        evening = START.replace(hour=18)
+        await at_scaled(evening, [(topics.sessions, ConsentWithdrawn(
+            occurred_at=evening, course_id=cecilie, party="employee", scope="leader_contact"))])
+        # Anna's start call happens on Monday at 10:00, after the 08:30 reminders.
+        call = MONDAY.replace(hour=10)
+        await at_scaled(call, [(topics.sessions, LeaderContactLogged(
+            occurred_at=call, course_id=anna, contact_kind="start_call", at=call))])
+        # Everyone in Dorte's course wants the three-party meeting on Monday afternoon.
+        afternoon = MONDAY.replace(hour=14)
         await at_scaled(afternoon, [(topics.sessions, ConsentGiven(
             occurred_at=afternoon, course_id=dorte, party=party, scope="three_party_meeting"))
             for party in ("employee", "leader", "psychologist")])
-        # Anna's course ends on Wednesday.
-        wednesday = START + timedelta(days=2, hours=4)
-        await at_scaled(wednesday, [(topics.sessions, CourseEnded(
-            occurred_at=wednesday, course_id=anna, end_date=wednesday.date()))])
+        # Anna's course ends on Tuesday at noon.
+        tuesday = MONDAY + timedelta(days=1, hours=12)
+        await at_scaled(tuesday, [(topics.sessions, CourseEnded(
+            occurred_at=tuesday, course_id=anna, end_date=tuesday.date()))])
         await until_scaled(until)
     finally:
         await producer.stop()
