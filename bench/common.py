@@ -47,11 +47,19 @@ async def count_records(settings: KafkaSettings, topic: str) -> int:
         await consumer.stop()
 
 
-def peak_rss_mb(pid: int) -> float:
+def _status_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_mb(pid: int) -> float:
+    return _status_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int | None = None) -> float:
+    return _status_mb(pid or os.getpid(), "VmRSS")
 
 
 def service_env(settings: KafkaSettings) -> dict[str, str]:

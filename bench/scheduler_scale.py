@@ -10,12 +10,13 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from common import REPO, broker, fresh_topics, peak_rss_mb, write_result
+from common import REPO, broker, fresh_topics, peak_rss_mb, rss_mb, write_result
 
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
@@ -68,7 +69,7 @@ async def worker(settings: KafkaSettings) -> dict[str, object]:
     """Runs in its own process so its memory is the scheduler's alone."""
     topics = Topics(settings.topic_prefix)
     gc.collect()
-    baseline = _rss()
+    baseline = rss_mb()
     producer = EventProducer(settings.aiokafka_kwargs())
     await producer.start()
     plans: ChangelogTable[CoursePlan] = ChangelogTable(
@@ -78,7 +79,7 @@ async def worker(settings: KafkaSettings) -> dict[str, object]:
     await plans.recover(range(6))
     rebuild = time.perf_counter() - t0
     gc.collect()
-    held = _rss() - baseline
+    held = rss_mb() - baseline
     plans.ready.set()
     first_due = min(p.next_fire_at for _, p in plans.items() if p.next_fire_at)
     clock = ManualClock(first_due - timedelta(seconds=1))
@@ -102,22 +103,9 @@ async def worker(settings: KafkaSettings) -> dict[str, object]:
             "memory_mb": round(held, 1), "kb_per_course": round(held * 1024 / len(plans), 2),
             "burst_courses": moved, "lateness_p50_s": round(lateness[len(lateness) // 2], 3),
             "lateness_p99_s": round(lateness[int(len(lateness) * 0.99)], 3),
-            "peak_rss_mb": round(peak_rss_mb(_pid()), 1)}
+            "peak_rss_mb": round(peak_rss_mb(os.getpid()), 1)}
 
 
-def _pid() -> int:
-    import os
-
-    return os.getpid()
-
-
-def _rss() -> float:
-    from pathlib import Path
-
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def run(bootstrap: str, courses: int) -> dict[str, object]:

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from shared.events import EventDecodeError
 from shared.kafka import EventProducer
 from shared.logging import get_logger
 
@@ -110,7 +111,15 @@ class ChangelogTable(Generic[V]):
                         if record.offset >= end[tp] or record.key is None:
                             continue
                         read += 1
-                        value = None if record.value is None else self._decode(record.value)
+                        try:
+                            value = None if record.value is None else self._decode(record.value)
+                        except (ValueError, EventDecodeError) as exc:
+                            # A record nobody can read must not stop the service from starting;
+                            # the key keeps whatever state it had before that record.
+                            log.error("state_record_unreadable", topic=self.topic,
+                                      partition=tp.partition, offset=record.offset,
+                                      error=str(exc)[:200])
+                            continue
                         fresh[record.key.decode()] = (tp.partition, value)
                 pending = [tp for tp in pending if await consumer.position(tp) < end[tp]]
         finally:
@@ -135,9 +144,6 @@ class ChangelogTable(Generic[V]):
             del self._partition_of[key]
         self.owned -= gone
         self.generation += 1
-
-    def listener(self) -> ConsumerRebalanceListener:
-        return _TableListener([self])
 
 
 class _TableListener(ConsumerRebalanceListener):  # type: ignore[misc]

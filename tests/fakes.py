@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.events import Event, encode_event
+from shared.events import ConsentState, Event, encode_event
 
 
 @dataclass
@@ -59,3 +59,30 @@ class Record:
     partition: int = 0
     offset: int = 0
     headers: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class FakeView:
+    """A people or consents view that is always caught up."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str) -> Any:
+        return self.values.get(key)
+
+    async def catch_up(self) -> None: ...
+
+
+@dataclass
+class RecordingSender:
+    """Stands in for SMTP and SMS; records the course's consent as it was at each send."""
+
+    consents: FakeView
+    sent: list[tuple[str, ConsentState]] = field(default_factory=list)
+
+    async def send(self, to: str, subject: str, body: str, notification_id: str) -> str:
+        state = self.consents.get("c") or ConsentState()
+        self.sent.append((notification_id, state))
+        return "id"
+
+    async def close(self) -> None: ...

@@ -53,19 +53,7 @@ class SchedulerHandlers:
         async with self.lock:
             now = self.clock.now()
             plan = self.plans.get(event.course_id) or CoursePlan(course_id=event.course_id)
-            step = self.rules.apply(plan, event, now)
-            fired = self.rules.fire_due(step.plan, now)
-            await self._commit(Step(fired.plan, step.outputs + fired.outputs), record.partition)
-
-    async def _commit(self, step: Step, partition: int) -> None:
-        destinations = {"contact-points": self.topics.contact_points,
-                        "notifications": self.topics.notifications_requested}
-        await self.producer.publish_all([(destinations[d], e) for d, e in step.outputs])
-        await self.plans.put(step.plan.course_id, step.plan, partition)
-        if step.plan.next_fire_at is not None:
-            heapq.heappush(self._timers, (step.plan.next_fire_at, step.plan.course_id))
-        self.fired += sum(1 for d, _ in step.outputs if d == "notifications")
-        _count_points(step)
+            await self._commit([(self.rules.on_event(plan, event, now), record.partition)])
 
     def _rebuild_timers(self) -> None:
         self._timers = [(p.next_fire_at, k) for k, p in self.plans.items()
@@ -97,15 +85,15 @@ class SchedulerHandlers:
                 in_batch.add(course_id)
                 batch.append((self.rules.fire_due(plan, now), partition))
                 if len(batch) >= self.batch_size:
-                    await self._commit_many(batch)
+                    await self._commit(batch)
                     moved += len(batch)
                     batch, in_batch = [], set()
             if batch:
-                await self._commit_many(batch)
+                await self._commit(batch)
                 moved += len(batch)
         return moved
 
-    async def _commit_many(self, batch: list[tuple[Step, int]]) -> None:
+    async def _commit(self, batch: list[tuple[Step, int]]) -> None:
         """At 08:30 thousands of reminders fall due together: their outputs go out in one
         round trip, then their plans in another (the same order as for one course)."""
         destinations = {"contact-points": self.topics.contact_points,

@@ -24,9 +24,8 @@ from services.notifier.adapters.sms import SmsProvider
 from services.notifier.adapters.smtp import SmtpSender
 from services.notifier.adapters.views import GlobalView
 from services.notifier.config import NotifierSettings
-from services.notifier.domain.channels import choose_channel, sms_send_at
-from services.notifier.domain.gate import decide
-from services.notifier.domain.ledger import LedgerEntry, retry_at
+from services.notifier.domain.delivery import Defer, Suppress, plan_delivery, retry_moment
+from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.domain.render import build_context, render
 from shared.clock import Clock
 from shared.events import (
@@ -104,28 +103,20 @@ class NotifierHandlers:
         # The views must hold every consent change written before this moment.
         await asyncio.gather(self.consents.catch_up(), self.people.catch_up())
         now = self.clock.now()
-        recipient = self.people.get(request.recipient_id)
         consent = self.consents.get(request.course_id) if request.course_id else None
-        decision = decide(request, recipient, consent)
-        if not decision.allowed or recipient is None:
+        plan = plan_delivery(request, self.people.get(request.recipient_id), consent, now,
+                             self.settings.quiet_from, self.settings.quiet_to)
+        if isinstance(plan, Suppress):
             await self._settle(request, partition, LedgerEntry(
                 notification_id=request.notification_id, state="suppressed",
-                reason=decision.reason, attempts=attempts))
+                reason=plan.reason, attempts=attempts))
             return
-        channel = choose_channel(recipient)
-        if channel is None:
-            await self._settle(request, partition, LedgerEntry(
-                notification_id=request.notification_id, state="suppressed",
-                reason="no_contact_channel", attempts=attempts))
+        if isinstance(plan, Defer):
+            await self._park(request, partition, LedgerEntry(
+                notification_id=request.notification_id, state="deferred", channel=plan.channel,
+                reason=plan.reason, attempts=attempts, due_at=plan.until, request=request))
             return
-        if channel == "sms":
-            send_at = sms_send_at(now, request.deadline, self.settings.quiet_from,
-                                  self.settings.quiet_to)
-            if send_at > now:
-                await self._park(request, partition, LedgerEntry(
-                    notification_id=request.notification_id, state="deferred", channel="sms",
-                    reason="quiet_hours", attempts=attempts, due_at=send_at, request=request))
-                return
+        channel, recipient = plan.channel, plan.recipient
         psychologist = self.people.get(request.psychologist_id) if request.psychologist_id else None
         try:
             rendered = render(request.kind, recipient.language, channel,
@@ -144,15 +135,15 @@ class NotifierHandlers:
                                                   request.notification_id)
         except TemporaryFailure as exc:
             attempts += 1
-            if attempts >= self.settings.max_attempts:
+            again = retry_moment(attempts, self.settings.max_attempts, now, exc.retry_after,
+                                 self.settings.retry_base_seconds)
+            if again is None:
                 await self._fail(request, partition, channel, f"gave up after {attempts} "
                                  f"attempts: {exc.reason}", attempts, source)
                 return
             await self._park(request, partition, LedgerEntry(
                 notification_id=request.notification_id, state="retrying", channel=channel,
-                reason=exc.reason, attempts=attempts,
-                due_at=retry_at(now, attempts, exc.retry_after, self.settings.retry_base_seconds),
-                request=request))
+                reason=exc.reason, attempts=attempts, due_at=again, request=request))
             return
         except PermanentFailure as exc:
             await self._fail(request, partition, channel, exc.reason, attempts + 1, source)

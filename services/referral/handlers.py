@@ -10,13 +10,11 @@ from typing import Any
 from services.referral.domain import consent as consent_rules
 from services.referral.domain.intake import Destination, IntakeRecord, decide_intake, stable_id
 from shared.events import (
-    ConsentGiven,
     ConsentRecorded,
-    ConsentState,
-    ConsentWithdrawn,
-    CourseStarted,
+    EventDecodeError,
     ReferralSubmitted,
     ReferralWithdrawn,
+    decode_event,
 )
 from shared.kafka import EventProducer, decode_or_dead_letter
 from shared.logging import get_logger
@@ -25,7 +23,6 @@ from shared.topics import Topics
 
 log = get_logger("referral")
 INTAKE_EVENTS = (ReferralSubmitted, ReferralWithdrawn)
-CONSENT_INPUTS = (CourseStarted, ConsentGiven, ConsentWithdrawn)
 
 
 @dataclass
@@ -55,32 +52,31 @@ class ReferralHandlers:
 
     async def on_course_or_session(self, record: Any) -> None:
         await self.consents.wait_ready()
-        source = "courses" if record.topic == self.topics.courses else "sessions"
-        event = await decode_or_dead_letter(self.producer, record, self.topics.dlq(source))
-        if event is None or not isinstance(event, CONSENT_INPUTS) or event.course_id is None:
-            return  # other session events are the scheduler's business
-        course_id = event.course_id
-        known = self.consents.get(course_id)
-        current = known.state if known else ConsentState()
-        updated: ConsentState | str
-        if isinstance(event, CourseStarted):
-            updated = consent_rules.merge(current, consent_rules.initial_consent(event))
-        else:
-            updated = consent_rules.apply_statement(current, event)
+        try:
+            event = decode_event(record.value)
+        except EventDecodeError:
+            # The scheduler reads every course and session event too and dead-letters what it
+            # cannot decode; a second DLQ entry from here would be replayed twice.
+            return
+        if event.course_id is None:
+            return
+        known = self.consents.get(event.course_id)
+        updated = consent_rules.update(known.state if known else None, event)
+        if updated is None:
+            return
         if isinstance(updated, str):
+            source = "courses" if record.topic == self.topics.courses else "sessions"
             await self.producer.dead_letter(self.topics.dlq(source), record.value, record.key,
                                             updated, (record.topic, record.partition, record.offset))
-            log.warning("consent_refused", course_id=course_id, reason=updated)
+            log.warning("consent_refused", course_id=event.course_id, reason=updated)
             return
-        if known is not None and updated == current:
-            return  # an older or repeated statement changes nothing
         recorded = ConsentRecorded(
-            event_id=stable_id(course_id, "consent", str(event.event_id)),
+            event_id=stable_id(event.course_id, "consent", str(event.event_id)),
             occurred_at=consent_rules.as_of(updated) or event.occurred_at,
-            course_id=course_id, correlation_id=event.correlation_id, state=updated)
+            course_id=event.course_id, correlation_id=event.correlation_id, state=updated)
         # The consents topic is itself this table's changelog: the record goes to the partition
         # of the input it came from, which is where the course's next event will land too.
-        await self.consents.put(course_id, recorded, record.partition)
-        log.info("consent_recorded", course_id=course_id,
+        await self.consents.put(event.course_id, recorded, record.partition)
+        log.info("consent_recorded", course_id=event.course_id,
                  leader_contact=updated.allows_leader_contact,
                  three_party_meeting=updated.allows_three_party_meeting)

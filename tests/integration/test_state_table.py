@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -91,3 +92,22 @@ async def test_two_members_split_the_state_and_the_survivor_takes_it_all_back(
     await producer.stop()
     assert len(t1) == 60 and t1.get("course-59") == "state-59"
     await asyncio.sleep(0)
+
+
+async def test_an_unreadable_changelog_record_is_skipped_not_fatal(
+    kafka: KafkaSettings, topics: Topics
+) -> None:
+    producer = EventProducer(kafka.aiokafka_kwargs())
+    await producer.start()
+    table: ChangelogTable[dict[str, int]] = ChangelogTable(
+        topics.referral_dedup, kafka.aiokafka_kwargs(), producer,
+        encode=lambda v: json.dumps(v).encode(), decode=json.loads)
+    await table.put("a", {"n": 1}, partition=0)
+    await producer.send(topics.referral_dedup, b"{broken", "a", partition=0)
+    await table.put("b", {"n": 2}, partition=0)
+    restarted: ChangelogTable[dict[str, int]] = ChangelogTable(
+        topics.referral_dedup, kafka.aiokafka_kwargs(), producer,
+        encode=lambda v: json.dumps(v).encode(), decode=json.loads)
+    assert await restarted.recover([0]) == 3
+    await producer.stop()
+    assert restarted.get("a") == {"n": 1} and restarted.get("b") == {"n": 2}

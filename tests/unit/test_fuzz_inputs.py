@@ -23,9 +23,8 @@ from shared.clock import ManualClock
 from shared.events import NotificationRequested, Person, encode_event
 from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, Record
+from tests.fakes import FakeProducer, FakeView, Record, RecordingSender
 from tests.samples import AT, one_of_each
-from tests.unit.test_notifier_consent_property import FakeView, RecordingSender
 
 TOPICS = Topics("f-")
 HOSTILE = ["{{ 7*7 }}", "{% for x in range(9) %}x{% endfor %}", "<script>alert(1)</script>",

@@ -4,7 +4,6 @@ consent that is current at the moment of sending."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +23,7 @@ from shared.events import (
 )
 from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer
+from tests.fakes import FakeProducer, FakeView, RecordingSender
 
 AT = datetime(2026, 11, 26, 12, tzinfo=COPENHAGEN)
 PEOPLE = {
@@ -34,29 +33,6 @@ PEOPLE = {
     "boss": Person(person_id="boss", name="Bo", email="bo@tidlig.dk"),
 }
 ROLE_TO_ID = {"leader": "lead", "psychologist": "psy", "employee": "emp", "team_lead": "boss"}
-
-
-@dataclass
-class FakeView:
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def get(self, key: str) -> Any:
-        return self.values.get(key)
-
-    async def catch_up(self) -> None: ...
-
-
-@dataclass
-class RecordingSender:
-    consents: FakeView
-    sent: list[tuple[str, ConsentState]] = field(default_factory=list)
-
-    async def send(self, to: str, subject: str, body: str, notification_id: str) -> str:
-        state = self.consents.get("c") or ConsentState()
-        self.sent.append((notification_id, state))
-        return "id"
-
-    async def close(self) -> None: ...
 
 
 consent_ops = st.tuples(st.just("consent"), st.booleans(), st.booleans())

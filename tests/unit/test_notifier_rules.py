@@ -124,3 +124,25 @@ def test_staff_reminders_never_go_to_a_leader_or_employee() -> None:
     for role in ("leader", "employee"):
         req = request("consent_discussion_reminder", role, "none")
         assert decide(req, LEADER, consented(True)).reason == "kind_not_for_recipient_role"
+
+
+def test_delivery_is_suppressed_deferred_or_sent_in_that_order_of_checks() -> None:
+    from services.notifier.domain.delivery import Defer, Send, Suppress, plan_delivery
+
+    night = datetime(2026, 11, 26, 23, 0, tzinfo=COPENHAGEN)
+    sms_leader = LEADER.model_copy(update={"phone": "+4521314151", "preferred_channel": "sms"})
+    assert plan_delivery(request(), LEADER, consented(False), AT) == Suppress(
+        "no_consent_to_leader_contact")
+    assert plan_delivery(request(), Person(person_id="l", name="L"), consented(True), AT) == (
+        Suppress("no_contact_channel"))
+    assert plan_delivery(request(), sms_leader, consented(True), night) == Defer(
+        "sms", datetime(2026, 11, 27, 8, 0, tzinfo=COPENHAGEN), "quiet_hours")
+    assert plan_delivery(request(), LEADER, consented(True), night) == Send("email", LEADER)
+
+
+def test_temporary_failures_are_retried_until_the_budget_is_spent() -> None:
+    from services.notifier.domain.delivery import retry_moment
+
+    assert retry_moment(5, 5, AT, None, 2.0) is None
+    again = retry_moment(1, 5, AT, 30.0, 2.0)
+    assert again is not None and (again - AT).total_seconds() >= 30.0

@@ -86,3 +86,17 @@ def test_a_three_party_meeting_needs_all_three_and_the_employees_leader_consent(
     state = apply_statement(state, ConsentGiven(occurred_at=AT + timedelta(hours=1), course_id="c",
                                                 party="psychologist", scope="three_party_meeting"))
     assert isinstance(state, ConsentState) and state.allows_three_party_meeting
+
+
+def test_only_consent_events_that_change_something_update_the_consent() -> None:
+    from services.referral.domain.consent import update
+    from shared.events import SessionHeld
+
+    held = SessionHeld(occurred_at=AT, course_id="c", session_id="s", at=AT)
+    assert update(None, held) is None
+    given = ConsentGiven(occurred_at=AT, course_id="c", party="employee", scope="leader_contact")
+    state = update(None, given)
+    assert isinstance(state, ConsentState) and state.allows_leader_contact
+    assert update(state, given) is None
+    by_leader = ConsentGiven(occurred_at=AT, course_id="c", party="leader", scope="leader_contact")
+    assert isinstance(update(state, by_leader), str)

@@ -47,6 +47,13 @@ class Rules:
 
     # --- events -------------------------------------------------------------------------
 
+    def on_event(self, plan: CoursePlan, event: Event, now: datetime) -> Step:
+        """An event changes the plan, and whatever it made due (consent that arrived after the
+        start call fell due, a plan review dated today) fires at once."""
+        changed = self.apply(plan, event, now)
+        fired = self.fire_due(changed.plan, now)
+        return Step(fired.plan, changed.outputs + fired.outputs)
+
     def apply(self, plan: CoursePlan, event: Event, now: datetime) -> Step:
         """A course event changes the plan; the returned outputs say what changed."""
         step = Step(plan)

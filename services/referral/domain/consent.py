@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.events import ConsentGiven, ConsentState, ConsentStatement, ConsentWithdrawn, CourseStarted
+from shared.events import (
+    ConsentGiven,
+    ConsentState,
+    ConsentStatement,
+    ConsentWithdrawn,
+    CourseStarted,
+    Event,
+)
+
+CONSENT_INPUTS = (CourseStarted, ConsentGiven, ConsentWithdrawn)
 
 
 def _newer(current: ConsentStatement | None, candidate: ConsentStatement) -> bool:
@@ -59,3 +68,16 @@ def as_of(state: ConsentState) -> datetime | None:
     if state.leader_contact:
         times.append(state.leader_contact.as_of)
     return max(times) if times else None
+
+
+def update(current: ConsentState | None, event: Event) -> ConsentState | str | None:
+    """The course's new consent after `event`: None when nothing changes (not a consent matter,
+    or an older or repeated statement), a reason string when the statement is refused."""
+    if not isinstance(event, CONSENT_INPUTS):
+        return None
+    state = current or ConsentState()
+    updated = (merge(state, initial_consent(event)) if isinstance(event, CourseStarted)
+               else apply_statement(state, event))
+    if current is not None and updated == current:
+        return None
+    return updated
