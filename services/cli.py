@@ -7,7 +7,10 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from shared.logging import configure_logging
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from shared.logging import configure_logging, redact_text
 from shared.settings import KafkaSettings
 from shared.topics import Topics, create_topics
 
@@ -130,8 +133,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)
-    except (OSError, ConnectionError) as exc:
-        print(f"lederkontakt: {exc}", file=sys.stderr)
+    except KafkaError as exc:
+        servers = KafkaSettings().bootstrap_servers
+        print(f"lederkontakt: Kafka at {servers} did not answer: {exc}", file=sys.stderr)
+        return 1
+    except ValidationError as exc:  # e.g. a person id that is not one
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"lederkontakt: {redact_text(problems)}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:  # unreadable files, bad arguments
+        print(f"lederkontakt: {redact_text(str(exc) or repr(exc))}", file=sys.stderr)
         return 1
     return result
 

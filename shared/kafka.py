@@ -39,11 +39,16 @@ class EventProducer:
     async def start(self) -> None:
         # aiokafka binds a producer to the running loop, so it is made here, not in __init__.
         if self._client is None:
-            self._client = AIOKafkaProducer(
+            client = AIOKafkaProducer(
                 **self._kafka_kwargs, acks="all", enable_idempotence=True, linger_ms=0,
                 max_request_size=2 * 1024 * 1024,
             )
-            await self._client.start()
+            try:
+                await client.start()
+            except BaseException:
+                await client.stop()
+                raise
+            self._client = client
 
     async def stop(self) -> None:
         if self._client is not None:

@@ -41,15 +41,22 @@ def observe_consumed(service: str, record: Any, consumer: Any) -> None:
             max(0, highwater - record.offset - 1))
 
 
+Page = Callable[[], tuple[str, bytes]]  # content type and body, made per request
+
+
 class OpsServer:
-    """/metrics for Prometheus, /healthz (200 when `health()` says ok, else 503)."""
+    """/metrics for Prometheus, /healthz (200 when `health()` says ok, else 503), and any
+    further pages a service serves (the ops page)."""
 
     def __init__(self, service: str, port: int, health: Callable[[], dict[str, Any]],
-                 host: str = "0.0.0.0") -> None:
+                 host: str = "0.0.0.0", pages: dict[str, Page] | None = None,
+                 required: bool = False) -> None:
         self.service = service
         self.port = port
         self.host = host
         self.health = health
+        self.pages = pages or {}
+        self.required = required
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -58,6 +65,8 @@ class OpsServer:
         try:
             self._server = await asyncio.start_server(self._handle, self.host, self.port)
         except OSError as exc:
+            if self.required:
+                raise
             # A second instance on one host: it still works, it just has no ops endpoint.
             log.warning("ops_http_unavailable", service=self.service, port=self.port,
                         error=str(exc))
@@ -82,6 +91,9 @@ class OpsServer:
                 report = {"service": self.service, **self.health()}
                 status = 200 if report.get("ok") else 503
                 ctype, body = "application/json", json.dumps(report).encode()
+            elif path in self.pages:
+                status = 200
+                ctype, body = self.pages[path]()
             else:
                 status, ctype, body = 404, "text/plain", b"not found\n"
             head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"

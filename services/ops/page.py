@@ -13,9 +13,11 @@ from datetime import date
 
 from aiokafka import AIOKafkaConsumer
 
+from shared.background import Background
 from shared.calendar import local_date
 from shared.clock import Clock
 from shared.events import EventDecodeError, decode_event
+from shared.ops import OpsServer
 from shared.settings import KafkaSettings
 from shared.topics import Topics
 
@@ -114,27 +116,26 @@ class OpsPage:
         self.view = OpsView()
         self.clock = clock
         self.port = port
-        self.host = host
-        self._task: asyncio.Task[None] | None = None
-        self._server: asyncio.Server | None = None
+        self._follower = Background(self._follow)
+        self._server = OpsServer("ops-page", port, lambda: {"ok": True}, host,
+                                 pages={"/": self._page}, required=True)
+
+    def _page(self) -> tuple[str, bytes]:
+        html_page = render_page(self.view, local_date(self.clock.now()))
+        return "text/html; charset=utf-8", html_page.encode()
 
     async def start(self) -> None:
+        await self._follower.start()
+        await self._server.start()
+
+    async def stop(self) -> None:
+        await self._server.stop()
+        await self._follower.stop()
+
+    async def _follow(self) -> None:
         consumer = AIOKafkaConsumer(*self._topics, **self._kwargs, group_id=None,
                                     auto_offset_reset="earliest")
         await consumer.start()
-        self._task = asyncio.create_task(self._follow(consumer))
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
         try:
             while True:
                 batch = await consumer.getmany(timeout_ms=500)
@@ -144,20 +145,6 @@ class OpsPage:
                             self.view.apply(decode_event(record.value))
         finally:
             await consumer.stop()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass
-            body = render_page(self.view, local_date(self.clock.now())).encode()
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-                         + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                         + body)
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
 
 
 async def serve(settings: KafkaSettings, clock: Clock, port: int, host: str) -> None:
