@@ -52,8 +52,12 @@ class SchedulerHandlers:
             return
         async with self.lock:
             now = self.clock.now()
-            plan = self.plans.get(event.course_id) or CoursePlan(course_id=event.course_id)
-            await self._commit([(self.rules.on_event(plan, event, now), record.partition)])
+            known = self.plans.get(event.course_id)
+            plan = known or CoursePlan(course_id=event.course_id)
+            step = self.rules.on_event(plan, event, now)
+            if step.plan == plan and not step.outputs and known is not None:
+                return  # a session held, a repeat: nothing to write
+            await self._commit([(step, record.partition)])
 
     def _rebuild_timers(self) -> None:
         self._timers = [(p.next_fire_at, k) for k, p in self.plans.items()
