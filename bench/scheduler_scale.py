@@ -21,7 +21,7 @@ from common import REPO, broker, fresh_topics, peak_rss_mb, rss_mb, write_result
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
 from services.contact_scheduler.domain.rules import Rules
-from services.contact_scheduler.handlers import SchedulerHandlers
+from services.contact_scheduler.handlers import Fired, SchedulerHandlers
 from shared.calendar import COPENHAGEN, WorkingDayCalendar
 from shared.clock import ManualClock
 from shared.events import CourseStarted
@@ -82,26 +82,36 @@ async def worker(settings: KafkaSettings) -> dict[str, object]:
     held = rss_mb() - baseline
     plans.ready.set()
     first_due = min(p.next_fire_at for _, p in plans.items() if p.next_fire_at)
-    clock = ManualClock(first_due - timedelta(seconds=1))
+    # The timer loop's rounds in the minutes before 08:30 prepare what will fire at 08:30.
+    clock = ManualClock(first_due - timedelta(minutes=5))
     handlers = SchedulerHandlers(topics, producer, plans, RULES, clock)
     acked: list[float] = []
-    original = producer.publish_all
 
-    async def timed(outputs: list) -> None:  # type: ignore[type-arg]
-        await original(outputs)
+    def published(batch: list[Fired]) -> None:
         now = time.perf_counter()
-        acked.extend(now for d, e in outputs if getattr(e, "recipient_role", "") == "psychologist")
+        acked.extend(now for f in batch for _ in range(f.notifications))
 
-    producer.publish_all = timed  # type: ignore[method-assign]
-    await handlers.tick()  # builds the timer heap outside the measured window
-    clock.at = first_due + timedelta(seconds=1)
+    handlers.on_published = published
+    t0 = time.perf_counter()
+    rounds = 0
+    while True:
+        before = handlers.prepared
+        await handlers.tick()
+        rounds += 1
+        if handlers.prepared == before:
+            break
+    prepare = time.perf_counter() - t0
+    # The loop wakes at the moment itself (sleep_until), so lateness counts from there.
+    clock.at = first_due
     start = time.perf_counter()
     moved = await handlers.tick()
     lateness = sorted(a - start for a in acked)
     await producer.stop()
     return {"courses": len(plans), "rebuild_seconds": round(rebuild, 2),
             "memory_mb": round(held, 1), "kb_per_course": round(held * 1024 / len(plans), 2),
-            "burst_courses": moved, "lateness_p50_s": round(lateness[len(lateness) // 2], 3),
+            "burst_courses": moved, "prepared_ahead": before,
+            "prepare_seconds": round(prepare, 2), "prepare_rounds": rounds,
+            "burst_notifications": len(acked), "lateness_p50_s": round(lateness[len(lateness) // 2], 3),
             "lateness_p99_s": round(lateness[int(len(lateness) * 0.99)], 3),
             "peak_rss_mb": round(peak_rss_mb(os.getpid()), 1)}
 

@@ -46,3 +46,15 @@ def clock_from_env() -> Clock:
     return ScaledClock(datetime.fromisoformat(start),
                        float(os.environ.get("LEDERKONTAKT_CLOCK_SPEED", "1")),
                        float(origin) if origin else None)
+
+
+def sleep_until(clock: Clock, moment: datetime | None, at_most: float) -> float:
+    """Real seconds to sleep to wake at `moment` on this clock, but no longer than `at_most`."""
+    if moment is None:
+        return at_most
+    ahead = (moment - clock.now()).total_seconds()
+    if isinstance(clock, ScaledClock) and clock.speed > 0:
+        ahead /= clock.speed
+    elif not isinstance(clock, SystemClock):
+        return at_most
+    return min(at_most, max(0.0, ahead))

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka import KafkaBroker
 from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
 
@@ -17,6 +18,9 @@ from shared.logging import get_logger, redact_text
 from shared.ops import DEAD_LETTERED, PRODUCED
 
 log = get_logger(__name__)
+
+# (topic, partition or None for the key's partition, key, value, headers)
+Record = tuple[str, int | None, bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 # Range assignment gives one member the same partition numbers of every co-partitioned input
 # topic, so the state of a course (kept per partition number) sits with all of its events.
@@ -29,6 +33,8 @@ class EventProducer:
     def __init__(self, kafka_kwargs: dict[str, Any]) -> None:
         self._kafka_kwargs = kafka_kwargs
         self._client: AIOKafkaProducer | None = None
+        self._partitioner = DefaultPartitioner()
+        self._partitions: dict[str, list[int]] = {}
 
     @property
     def _producer(self) -> AIOKafkaProducer:
@@ -41,7 +47,8 @@ class EventProducer:
         if self._client is None:
             client = AIOKafkaProducer(
                 **self._kafka_kwargs, acks="all", enable_idempotence=True, linger_ms=0,
-                max_request_size=2 * 1024 * 1024,
+                max_request_size=2 * 1024 * 1024, max_batch_size=1024 * 1024,
+                compression_type="snappy",
             )
             try:
                 await client.start()
@@ -81,6 +88,50 @@ class EventProducer:
         futures = [await self._producer.send(t, v, key=k.encode(), partition=p)
                    for t, v, k, p in records]
         await asyncio.gather(*futures)
+
+    async def send_records(self, records: Sequence[Record]) -> None:
+        """Many already encoded records in as few produce requests as possible; returns when the
+        broker has acknowledged them all. Records of one topic partition keep their order.
+
+        Appending to a batch per topic partition costs a few microseconds a record, against some
+        twenty for a send() each: this is how the scheduler's 08:30 burst leaves in time."""
+        producer = self._producer
+        batches: dict[tuple[str, int], Any] = {}
+        futures = []
+        for topic, partition, key, value, headers in records:
+            if partition is None:
+                partition = await self._partition_for(topic, key)
+            batch = batches.get((topic, partition))
+            if batch is None:
+                batch = batches[(topic, partition)] = producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = batches[(topic, partition)] = producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    raise ValueError(f"a record for {topic} is larger than a whole batch")
+        for (topic, partition), batch in batches.items():
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*futures)
+
+    async def learn_partitions(self, *topics: str) -> None:
+        """Fetch (once) the partitions of topics, so partition_for can answer for them."""
+        for topic in topics:
+            if topic not in self._partitions:
+                self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
+
+    async def _partition_for(self, topic: str, key: bytes | None) -> int:
+        await self.learn_partitions(topic)
+        partition = self.partition_for(topic, key)
+        assert partition is not None
+        return partition
+
+    def partition_for(self, topic: str, key: bytes | None) -> int | None:
+        """The partition aiokafka's default partitioner gives this key (murmur2, as Java's), or
+        None while the topic's partitions are not known yet (after its first send they are)."""
+        partitions = self._partitions.get(topic)
+        if partitions is None or key is None:
+            return None
+        return int(self._partitioner(key, partitions, partitions))
 
     async def publish_all(self, outputs: Sequence[tuple[str, Event]]) -> None:
         """Send every event at once and return when the broker has acknowledged them all."""

@@ -9,6 +9,7 @@ is processed; on revocation it forgets them, since another member now owns that 
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar
@@ -16,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from shared.events import EventDecodeError
-from shared.kafka import EventProducer
+from shared.kafka import EventProducer, Record
 from shared.logging import get_logger
 
 V = TypeVar("V")
@@ -70,8 +71,15 @@ class ChangelogTable(Generic[V]):
 
     async def put_many(self, items: list[tuple[str, V, int]]) -> None:
         """Like put for many keys, acknowledged together (one round trip instead of many)."""
-        await self._producer.send_many(
-            [(self.topic, self._encode(v), k, p) for k, v, p in items])
+        await self._producer.send_records([self.record(k, v, p) for k, v, p in items])
+        self.remember(items)
+
+    def record(self, key: str, value: V, partition: int) -> Record:
+        """The changelog record of a value, for callers that write it along with others; they
+        call remember() once it is acknowledged."""
+        return (self.topic, partition, key.encode(), self._encode(value), [])
+
+    def remember(self, items: Iterable[tuple[str, V, int]]) -> None:
         for key, value, partition in items:
             self._values[key] = value
             self._partition_of[key] = partition
@@ -133,6 +141,11 @@ class ChangelogTable(Generic[V]):
                 self._partition_of[key] = partition
         self.owned.update(parts)
         self.generation += 1
+        # The recovered state lives as long as the process: kept out of the cycle collector's
+        # reach, a full collection no longer walks a million plans (a pause of a few tenths of
+        # a second, in the middle of the 08:30 reminders). Refcounting still frees replaced
+        # values.
+        gc.freeze()
         log.info("state_recovered", topic=self.topic, partitions=parts, records=read,
                  keys=len(self._values), seconds=round(time.monotonic() - started, 3))
         return read

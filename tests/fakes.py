@@ -36,6 +36,16 @@ class FakeProducer:
         for topic, value, key, partition in records:
             await self.send(topic, value, key, partition)
 
+    async def learn_partitions(self, *topics: str) -> None: ...
+
+    def partition_for(self, topic: str, key: bytes | None) -> int | None:
+        return None
+
+    async def send_records(self, records: list[Any]) -> None:
+        for topic, partition, key, value, headers in records:
+            self.sent.append(Sent(topic, value, key.decode() if key else None, partition,
+                                  {k: v.decode() for k, v in headers}))
+
     async def publish_all(self, outputs: list[tuple[str, Event]]) -> None:
         for topic, event in outputs:
             await self.publish(topic, event)

@@ -44,6 +44,10 @@ class Step:
 class Rules:
     policy: ContactPolicy
     calendar: WorkingDayCalendar
+    # Reminder moments depend only on a point's dates and whether it is blocked; thousands of
+    # courses share them, and walking the calendar for each was a third of a timer's cost.
+    _moments: dict[tuple[date, date, bool], tuple[tuple[Stage, datetime], ...]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     # --- events -------------------------------------------------------------------------
 
@@ -205,14 +209,24 @@ class Rules:
 
     def stage_moments(self, point: ContactPoint) -> list[tuple[Stage, datetime]]:
         """The reminder moments of a point, at the policy's time on working days."""
+        key = (point.due_from, point.due_by, point.state == "blocked_no_consent")
+        moments = self._moments.get(key)
+        if moments is None:
+            if len(self._moments) > 100_000:
+                self._moments.clear()
+            moments = self._moments[key] = tuple(self._compute_moments(*key))
+        return list(moments)
+
+    def _compute_moments(self, due_from: date, due_by: date,
+                         blocked: bool) -> list[tuple[Stage, datetime]]:
         at = self.policy.reminder_time
         cal = self.calendar
-        due = cal.next_working_moment(_midnight(point.due_from), at)
-        overdue = cal.next_working_moment(_midnight(cal.add_working_days(point.due_by, 1)), at)
-        if point.state == "blocked_no_consent":
+        due = cal.next_working_moment(_midnight(due_from), at)
+        overdue = cal.next_working_moment(_midnight(cal.add_working_days(due_by, 1)), at)
+        if blocked:
             return [("consent_due", due), ("consent_overdue", overdue)]
         escalate = cal.next_working_moment(_midnight(cal.add_working_days(
-            point.due_by, 1 + self.policy.escalate_after_overdue_working_days)), at)
+            due_by, 1 + self.policy.escalate_after_overdue_working_days)), at)
         return [("due", due), ("overdue", overdue), ("escalated", escalate)]
 
     def _pending(self, point: ContactPoint) -> list[tuple[Stage, datetime]]:

@@ -1,0 +1,86 @@
+"""The timer loop prepares the steps of courses due soon; a prepared step is used only while it
+still follows from the course's current plan."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+
+from services.contact_scheduler.domain.plan import CoursePlan
+from services.contact_scheduler.handlers import SchedulerHandlers
+from shared.calendar import COPENHAGEN
+from shared.clock import ManualClock
+from shared.events import Event, NotificationRequested, decode_event, encode_event
+from shared.state import ChangelogTable
+from shared.topics import Topics
+from tests.fakes import FakeProducer, Record
+from tests.unit.test_contact_rules import RULES, consent, started
+
+TOPICS = Topics("t-")
+START = date(2026, 11, 23)  # a Monday: the start call's first reminder is at 08:30 that day
+MOMENT = datetime(2026, 11, 23, 8, 30, tzinfo=COPENHAGEN)
+
+
+def _handlers(clock: ManualClock) -> tuple[SchedulerHandlers, FakeProducer]:
+    producer = FakeProducer()
+    plans: ChangelogTable[CoursePlan] = ChangelogTable(
+        TOPICS.scheduler_state, {}, producer,  # type: ignore[arg-type]
+        encode=lambda p: p.model_dump_json().encode(), decode=CoursePlan.model_validate_json)
+    plans.ready.set()
+    return SchedulerHandlers(TOPICS, producer, plans, RULES, clock), producer
+
+
+async def _deliver(handlers: SchedulerHandlers, topic: str, event: Event) -> None:
+    await handlers.on_event(Record(topic, encode_event(event), b"c1", partition=0))
+
+
+def _requests(producer: FakeProducer) -> list[NotificationRequested]:
+    return [e for s in producer.on(TOPICS.notifications_requested)
+            if isinstance(e := decode_event(s.value or b""), NotificationRequested)]
+
+
+async def _prepared_then(shift: timedelta, between: Event | None = None,
+                         ) -> list[NotificationRequested]:
+    clock = ManualClock(datetime(2026, 11, 23, 0, 0, tzinfo=COPENHAGEN))
+    handlers, producer = _handlers(clock)
+    await _deliver(handlers, TOPICS.courses, started(START))
+    clock.at = MOMENT - timedelta(minutes=5)
+    await handlers.tick()
+    assert handlers.prepared == 1
+    if between is not None:
+        await _deliver(handlers, TOPICS.consents, between)
+    clock.at = MOMENT + shift
+    await handlers.tick()
+    return _requests(producer)
+
+
+def test_a_prepared_reminder_goes_out_at_its_moment_as_prepared() -> None:
+    sent = asyncio.run(_prepared_then(timedelta(seconds=1)))
+    assert sorted(r.kind for r in sent) == ["contact_reminder", "leader_call_coming"]
+    assert {r.occurred_at for r in sent} == {MOMENT} and not any(r.late for r in sent)
+
+
+def test_a_consent_withdrawn_after_preparation_changes_what_is_sent() -> None:
+    withdrawn = consent(False, at=MOMENT - timedelta(minutes=2))
+    sent = asyncio.run(_prepared_then(timedelta(seconds=1), between=withdrawn))
+    assert [r.kind for r in sent] == ["consent_discussion_reminder"]
+    assert all(r.recipient_role == "psychologist" for r in sent)
+
+
+def test_a_prepared_step_is_not_used_when_the_moment_passed_long_ago() -> None:
+    sent = asyncio.run(_prepared_then(timedelta(hours=2)))
+    assert sorted(r.kind for r in sent) == ["contact_reminder", "leader_call_coming"]
+    assert all(r.late and r.occurred_at == MOMENT + timedelta(hours=2) for r in sent)
+
+
+def test_each_reminder_fires_once_across_ticks() -> None:
+    async def scenario() -> int:
+        clock = ManualClock(MOMENT - timedelta(hours=9))
+        handlers, producer = _handlers(clock)
+        await _deliver(handlers, TOPICS.courses, started(START))
+        for minutes in range(-20, 20, 2):
+            clock.at = MOMENT + timedelta(minutes=minutes)
+            await handlers.tick()
+        return len(_requests(producer))
+
+    assert asyncio.run(scenario()) == 2
