@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
+import ssl
 import sys
+import time
 import uuid
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
+import aiosmtplib
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from devtools.smtp_sink import local_tls, start_sink
 from shared.settings import KafkaSettings
 from shared.topics import Topics, create_topics
 from tests.kafka_fixture import kafka_bootstrap_servers
@@ -71,3 +79,59 @@ def write_result(name: str, result: dict[str, object]) -> None:
     out = REPO / "bench" / "results" / f"{name}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+
+
+SMTP_CONNECTIONS = 8
+
+
+def _serve_smtp(out: Any, stop: Any, count: Any) -> None:
+    """The SMTP server's process: reports its port and CA, keeps `count` up to date, and at the
+    end says who got mail and when."""
+    server_tls, cafile = local_tls()
+    controller, sink = start_sink(server_tls)
+    out.put((controller.port, cafile))
+    while not stop.wait(0.05):
+        count.value = len(sink.mails)
+    out.put([(m.to, m.received_at) for m in sink.mails])
+    controller.stop()
+
+
+class SmtpServerProcess:
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._out, self._stop = context.Queue(), context.Event()
+        self._count = context.Value("i", 0)
+        self._process = context.Process(target=_serve_smtp,
+                                        args=(self._out, self._stop, self._count))
+        self._process.start()
+        self.port, self.cafile = self._out.get(timeout=60)
+
+    @property
+    def count(self) -> int:
+        """Mails accepted so far (updated every 50 ms)."""
+        return int(self._count.value)
+
+    def received(self) -> list[tuple[str, float]]:
+        """Stops the server; the recipients and arrival times of every mail it accepted."""
+        self._stop.set()
+        mails: list[tuple[str, float]] = self._out.get(timeout=60)
+        self._process.join(30)
+        return mails
+
+
+async def smtp_ceiling(port: int, cafile: str, count: int, connections: int) -> float:
+    """Mails/s of raw aiosmtplib to the server, `connections` at once, nothing else running."""
+    async def client(k: int) -> None:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=True,
+                               tls_context=ssl.create_default_context(cafile=cafile))
+        await smtp.connect()
+        for i in range(count // connections):
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = "a@tidlig.dk", f"raw{k}-{i}@x.org", "x"
+            msg.set_content("Pia Psykolog ringer til dig senest 30.11.2026.")
+            await smtp.send_message(msg)
+        await smtp.quit()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client(k) for k in range(connections)))
+    return count // connections * connections / (time.perf_counter() - start)

@@ -1,7 +1,10 @@
 """End to end through real processes: referral events in, receipt e-mails accepted by the local
 SMTP server (referral service -> notifications.requested -> notifier -> SMTP), at a fixed
-offered load and at saturation; and the same broker's raw aiokafka passthrough (consume ->
-produce, no logic) in the same run, for the ratio.
+offered load and at saturation; and, in the same run, the two ceilings it is compared with:
+the same broker's raw aiokafka passthrough (consume -> produce, no logic) and raw aiosmtplib
+to the same SMTP server with as many connections as the notifier uses (no Kafka at all).
+
+The SMTP server runs in a process of its own, as a real one would.
 
     .venv/bin/python bench/e2e.py [--events 3000] [--rate 1000]
 """
@@ -16,10 +19,18 @@ import sys
 import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from common import REPO, broker, fresh_topics, write_result
+from common import (
+    REPO,
+    SMTP_CONNECTIONS,
+    SmtpServerProcess,
+    broker,
+    count_records,
+    fresh_topics,
+    smtp_ceiling,
+    write_result,
+)
 
 from devtools.sms_gateway import SmsGatewayDouble
-from devtools.smtp_sink import MailSink, local_tls, start_sink
 from shared.events import ReferredPerson, encode_event
 from shared.settings import KafkaSettings
 from shared.topics import Topics
@@ -58,49 +69,53 @@ async def passthrough(bootstrap: str, count: int) -> float:
     return count / elapsed
 
 
-async def pipeline(bootstrap: str, count: int, rate: float | None) -> dict[str, float]:
+async def pipeline(bootstrap: str, count: int, rate: float | None,
+                   smtp: SmtpServerProcess | None = None) -> dict[str, float]:
     settings = await fresh_topics(bootstrap)
     topics = Topics(settings.topic_prefix)
-    server_tls, cafile = local_tls()
-    controller, sink = start_sink(server_tls)
+    smtp = smtp or SmtpServerProcess()
     sms = SmsGatewayDouble().start()
     env = {**os.environ, "PYTHONPATH": str(REPO), "LEDERKONTAKT_HTTP_PORT": "0",
            "LEDERKONTAKT_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
            "LEDERKONTAKT_TOPIC_PREFIX": settings.topic_prefix,
            "LEDERKONTAKT_CLOCK_START": "2026-11-26T11:00:00+00:00",
-           "LEDERKONTAKT_NOTIFIER_SMTP_PORT": str(controller.port),
-           "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": cafile,
+           "LEDERKONTAKT_NOTIFIER_SMTP_PORT": str(smtp.port),
+           "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": smtp.cafile,
+           "LEDERKONTAKT_NOTIFIER_SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
            "LEDERKONTAKT_NOTIFIER_SMS_BASE_URL": sms.url}
-    procs = [subprocess.Popen([sys.executable, "-m", m], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for m in ("services.referral.app", "services.notifier.app")]
+    logs = REPO / ".cache" / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = [subprocess.Popen([sys.executable, "-m", f"services.{m}.app"], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL,
+                              stderr=(logs / f"e2e-{m}.log").open("w"))
+             for m in ("referral", "notifier")]
     try:
-        await _warm_up(settings, topics, sink)
+        await _warm_up(settings, topics)
         sent_at = await _offer(settings, topics, count, rate)
         deadline = time.time() + 900
-        while len(sink.mails) < count + 1 and time.time() < deadline:
-            await asyncio.sleep(0.2)
-        done = {m.to: m.received_at for m in sink.mails}
-        latencies = [done[k] - t for k, t in sent_at.items() if k in done]
-        first = min(sent_at.values())
-        last = max(done[k] for k in sent_at if k in done)
-        return {"delivered": len(latencies), "events_per_s": round(len(latencies) / (last - first), 1),
-                "p50_s": _pct(latencies, 0.5), "p99_s": _pct(latencies, 0.99)}
+        while smtp.count < count + 1 and time.time() < deadline:
+            await asyncio.sleep(0.1)
     finally:
         for p in procs:
             p.terminate()
             p.wait(30)
         sms.stop()
-        controller.stop()
+        mails = smtp.received()
+    done = {to: at for to, at in mails}
+    latencies = [done[k] - t for k, t in sent_at.items() if k in done]
+    first = min(sent_at.values())
+    last = max(done[k] for k in sent_at if k in done)
+    return {"delivered": len(latencies), "events_per_s": round(len(latencies) / (last - first), 1),
+            "p50_s": _pct(latencies, 0.5), "p99_s": _pct(latencies, 0.99)}
 
 
-async def _warm_up(settings: KafkaSettings, topics: Topics, sink: MailSink) -> None:
+async def _warm_up(settings: KafkaSettings, topics: Topics) -> None:
     """One referral through the whole path, so group joins are not measured."""
     producer = AIOKafkaProducer(**settings.aiokafka_kwargs())
     await producer.start()
     await producer.send_and_wait(topics.referrals, encode_event(referral("warm-up")), key=b"w")
     await producer.stop()
-    while not sink.mails:
+    while await count_records(settings, topics.notifications_status) < 1:
         await asyncio.sleep(0.1)
 
 
@@ -129,13 +144,19 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0)
     args = parser.parse_args()
     with broker() as bootstrap:
-        raw = asyncio.run(passthrough(bootstrap, args.events))
+        raw = asyncio.run(passthrough(bootstrap, max(args.events, 30_000)))
+        server = SmtpServerProcess()
+        smtp = asyncio.run(smtp_ceiling(server.port, server.cafile, args.events,
+                                        SMTP_CONNECTIONS))
+        server.received()
         fixed = asyncio.run(pipeline(bootstrap, args.events, args.rate))
         saturated = asyncio.run(pipeline(bootstrap, args.events, None))
     write_result("e2e", {
         "events": args.events, "raw_passthrough_per_s": round(raw, 1),
+        "raw_smtp_per_s": round(smtp, 1), "smtp_connections": SMTP_CONNECTIONS,
         f"offered_{int(args.rate)}_per_s": fixed, "saturation": saturated,
         "ratio_to_passthrough": round(saturated["events_per_s"] / raw, 4),
+        "ratio_to_raw_smtp": round(saturated["events_per_s"] / smtp, 4),
     })
 
 

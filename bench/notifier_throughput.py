@@ -1,7 +1,8 @@
-"""Notifier pipeline (consume -> consent check -> render -> SMTP -> ledger -> status) against a
-raw aiosmtplib loop to the same local SMTP server (STARTTLS), in one run.
+"""Notifier pipeline (consume -> consent check -> render -> SMTP -> ledger -> status) against
+raw aiosmtplib with as many connections to the same local SMTP server (STARTTLS, a process of
+its own), in one run. --profile prints where the notifier's time goes (pyinstrument).
 
-    .venv/bin/python bench/notifier_throughput.py [--count 2000]
+    .venv/bin/python bench/notifier_throughput.py [--count 2000] [--profile]
 """
 
 from __future__ import annotations
@@ -9,16 +10,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import ssl
 import time
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
-import aiosmtplib
-from common import broker, fresh_topics, peak_rss_mb, write_result
+from common import (
+    SMTP_CONNECTIONS,
+    SmtpServerProcess,
+    broker,
+    fresh_topics,
+    peak_rss_mb,
+    smtp_ceiling,
+    write_result,
+)
 
 from devtools.sms_gateway import SmsGatewayDouble
-from devtools.smtp_sink import local_tls, start_sink
 from services.notifier.app import NotifierService
 from services.notifier.config import NotifierSettings
 from shared.calendar import COPENHAGEN
@@ -37,21 +42,6 @@ from shared.topics import Topics
 
 NOON = datetime(2026, 11, 26, 12, tzinfo=COPENHAGEN)
 
-
-
-async def raw_loop(port: int, cafile: str, count: int) -> float:
-    context = ssl.create_default_context(cafile=cafile)
-    smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=True, tls_context=context)
-    await smtp.connect()
-    t0 = time.perf_counter()
-    for i in range(count):
-        msg = EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = "a@tidlig.dk", f"lead{i}@example.org", "x"
-        msg.set_content("Pia Psykolog ringer til dig senest 30.11.2026.")
-        await smtp.send_message(msg)
-    elapsed = time.perf_counter() - t0
-    await smtp.quit()
-    return elapsed
 
 
 async def pipeline(bootstrap: str, port: int, cafile: str, count: int) -> tuple[float, float]:
@@ -77,30 +67,37 @@ async def pipeline(bootstrap: str, port: int, cafile: str, count: int) -> tuple[
         await producer.publish_all(outputs[start:start + 5000])  # type: ignore[arg-type]
     await producer.stop()
     sms = SmsGatewayDouble().start()
-    notifier = NotifierSettings(smtp_port=port, smtp_cafile=cafile, sms_base_url=sms.url)
+    notifier = NotifierSettings(smtp_port=port, smtp_cafile=cafile, sms_base_url=sms.url,
+                                smtp_connections=SMTP_CONNECTIONS)
     service = NotifierService(settings, notifier, ManualClock(NOON))
     return service, sms  # type: ignore[return-value]
 
 
-async def run(bootstrap: str, count: int) -> dict[str, object]:
-    server_ctx, cafile = local_tls()
-    controller, sink = start_sink(server_ctx)
-    raw_s = await raw_loop(controller.port, cafile, count)
-    sink.mails.clear()
-    service, sms = await pipeline(bootstrap, controller.port, cafile, count)  # type: ignore[misc]
+async def run(bootstrap: str, count: int, profile: bool) -> dict[str, object]:
+    server = SmtpServerProcess()
+    raw = await smtp_ceiling(server.port, server.cafile, count, SMTP_CONNECTIONS)
+    service, sms = await pipeline(bootstrap, server.port, server.cafile, count)  # type: ignore[misc]
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.001)
+        profiler.start()
     t0 = time.perf_counter()
     await service.start()
-    while len(sink.mails) < count and time.perf_counter() - t0 < 600:
-        await asyncio.sleep(0.1)
+    while server.count < count and time.perf_counter() - t0 < 600:
+        await asyncio.sleep(0.05)
     pipeline_s = time.perf_counter() - t0
-    delivered = len(sink.mails)
+    if profiler is not None:
+        profiler.stop()
+        print(profiler.output_text(unicode=False, color=False))
     await service.stop()
     sms.stop()
-    controller.stop()
-    return {"messages": count, "delivered": delivered,
+    delivered = len([to for to, _ in server.received() if to.startswith("lead")])
+    return {"messages": count, "delivered": delivered, "smtp_connections": SMTP_CONNECTIONS,
             "pipeline_msgs_per_s": round(delivered / pipeline_s, 1),
-            "raw_aiosmtplib_msgs_per_s": round(count / raw_s, 1),
-            "ratio": round((delivered / pipeline_s) / (count / raw_s), 3),
+            "raw_aiosmtplib_msgs_per_s": round(raw, 1),
+            "ratio": round((delivered / pipeline_s) / raw, 3),
             "peak_rss_mb": round(peak_rss_mb(os.getpid()), 1),
             "note": "pipeline time includes service start, group join and view rebuild"}
 
@@ -108,9 +105,12 @@ async def run(bootstrap: str, count: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     with broker() as bootstrap:
-        write_result("notifier_throughput", asyncio.run(run(bootstrap, args.count)))
+        result = asyncio.run(run(bootstrap, args.count, args.profile))
+    if not args.profile:
+        write_result("notifier_throughput", result)
 
 
 if __name__ == "__main__":

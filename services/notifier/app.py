@@ -57,11 +57,13 @@ class NotifierService:
 
         @subscribe(self.broker, self.topics.notifications_requested,
                    group_id=f"{settings.topic_prefix}{GROUP}",
-                   listener=listener_for(self.ledger))
-        async def on_request(msg: KafkaMessage) -> None:
-            observe_consumed('notifier', msg.raw_message, msg.consumer)
+                   listener=listener_for(self.ledger), batch_size=notifier.batch_size)
+        async def on_requests(msg: KafkaMessage) -> None:
+            records = msg.raw_message
+            for record in records:
+                observe_consumed('notifier', record, msg.consumer)
             assert self.handlers is not None
-            await self.handlers.on_request(msg.raw_message)
+            await self.handlers.on_requests(records)
 
     def health(self) -> dict[str, object]:
         return {"ok": self.ledger.ready.is_set(), "partitions": sorted(self.ledger.owned),

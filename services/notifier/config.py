@@ -22,6 +22,7 @@ class NotifierSettings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_per_second: float = 0.0
+    smtp_connections: int = 4
     sms_base_url: str = "http://127.0.0.1:8025"
     sms_token: SecretStr = SecretStr("")
     sms_sender: str = "TidligInds"
@@ -31,13 +32,16 @@ class NotifierSettings(BaseSettings):
     max_attempts: int = 5
     retry_base_seconds: float = 2.0
     tick_seconds: float = 0.5
+    # Requests read and committed together, and how many of them are worked on at once.
+    batch_size: int = 200
+    concurrency: int = 16
 
     def smtp(self) -> SmtpConfig:
         return SmtpConfig(host=self.smtp_host, port=self.smtp_port, sender=self.smtp_sender,
                           require_starttls=self.smtp_require_starttls, cafile=self.smtp_cafile,
                           username=self.smtp_username,
                           password=self.smtp_password.get_secret_value() if self.smtp_password else None,
-                          per_second=self.smtp_per_second)
+                          per_second=self.smtp_per_second, connections=self.smtp_connections)
 
     def sms(self) -> GatewayApiConfig:
         return GatewayApiConfig(base_url=self.sms_base_url, token=self.sms_token.get_secret_value(),

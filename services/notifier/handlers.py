@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -71,12 +72,41 @@ class NotifierHandlers:
     _in_flight: set[str] = field(default_factory=set)
 
     async def on_request(self, record: Any) -> None:
+        await self.on_requests([record])
+
+    async def on_requests(self, records: Sequence[Any]) -> None:
+        """A batch of requests, committed together once this returns. Distinct notifications
+        are worked on at once, up to `concurrency`; a notification requested twice in one batch
+        is looked at again only after the first is settled. Whatever fails, everything already
+        started is finished before the error is raised and the batch redelivered (the ledger
+        then answers for what was done)."""
         await self.ledger.wait_ready()
-        event = await decode_or_dead_letter(self.producer, record,
-                                            self.topics.dlq("notifications.requested"),
-                                            (NotificationRequested,))
-        if not isinstance(event, NotificationRequested):
-            return
+        rounds: list[list[tuple[NotificationRequested, Any]]] = []
+        seen: dict[str, int] = {}
+        for record in records:
+            event = await decode_or_dead_letter(self.producer, record,
+                                                self.topics.dlq("notifications.requested"),
+                                                (NotificationRequested,))
+            if not isinstance(event, NotificationRequested):
+                continue
+            n = seen[event.notification_id] = seen.get(event.notification_id, -1) + 1
+            if n == len(rounds):
+                rounds.append([])
+            rounds[n].append((event, record))
+        slots = asyncio.Semaphore(max(1, self.settings.concurrency))
+
+        async def one(event: NotificationRequested, record: Any) -> None:
+            async with slots:
+                await self._on_event(event, record)
+
+        for requests in rounds:
+            results = await asyncio.gather(*(one(e, r) for e, r in requests),
+                                           return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+
+    async def _on_event(self, event: NotificationRequested, record: Any) -> None:
         entry = self.ledger.get(event.notification_id)
         if entry is not None:
             if entry.terminal:

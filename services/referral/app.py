@@ -26,7 +26,7 @@ def _decode_consent(raw: bytes) -> ConsentRecorded:
 
 
 class ReferralService:
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(self, settings: KafkaSettings, batch_size: int = 500) -> None:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         kwargs = settings.aiokafka_kwargs()
@@ -43,17 +43,19 @@ class ReferralService:
 
         @subscribe(self.broker, self.topics.referrals,
                    group_id=f"{settings.topic_prefix}{INTAKE_GROUP}",
-                   listener=listener_for(self.intake))
-        async def on_referral(msg: KafkaMessage) -> None:
-            observe_consumed('referral', msg.raw_message, msg.consumer)
-            await self.handlers.on_referral(msg.raw_message)
+                   listener=listener_for(self.intake), batch_size=batch_size)
+        async def on_referrals(msg: KafkaMessage) -> None:
+            for record in msg.raw_message:
+                observe_consumed('referral', record, msg.consumer)
+            await self.handlers.on_referrals(msg.raw_message)
 
         @subscribe(self.broker, self.topics.courses, self.topics.sessions,
                    group_id=f"{settings.topic_prefix}{CONSENT_GROUP}",
-                   listener=listener_for(self.consents))
-        async def on_course_or_session(msg: KafkaMessage) -> None:
-            observe_consumed('referral', msg.raw_message, msg.consumer)
-            await self.handlers.on_course_or_session(msg.raw_message)
+                   listener=listener_for(self.consents), batch_size=batch_size)
+        async def on_courses_and_sessions(msg: KafkaMessage) -> None:
+            for record in msg.raw_message:
+                observe_consumed('referral', record, msg.consumer)
+            await self.handlers.on_courses_and_sessions(msg.raw_message)
 
     def health(self) -> dict[str, object]:
         return {"ok": self.intake.ready.is_set() and self.consents.ready.is_set(),

@@ -1,8 +1,10 @@
-"""Decode, decide, publish. State is written after its outputs, and the offset is committed
-after both (FastStream acks once the handler returns), so a crash repeats work but loses none."""
+"""Decode, decide, publish. State is written after its outputs, and the offsets are committed
+after both (FastStream acks a batch once the handler returns), so a crash repeats work but loses
+none."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +13,7 @@ from services.referral.domain import consent as consent_rules
 from services.referral.domain.intake import Destination, IntakeRecord, decide_intake, stable_id
 from shared.events import (
     ConsentRecorded,
+    Event,
     EventDecodeError,
     ReferralSubmitted,
     ReferralWithdrawn,
@@ -37,46 +40,75 @@ class ReferralHandlers:
                 "notifications": self.topics.notifications_requested}[destination]
 
     async def on_referral(self, record: Any) -> None:
+        await self.on_referrals([record])
+
+    async def on_referrals(self, records: Sequence[Any]) -> None:
+        """A batch, in order: each referral is decided against the state left by the ones before
+        it; then the outputs go out, then the state, then the offsets are committed."""
         await self.intake.wait_ready()
-        event = await decode_or_dead_letter(self.producer, record, self.topics.dlq("referrals"),
-                                            INTAKE_EVENTS)
-        if event is None:
-            return
-        assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
-        decision = decide_intake(self.intake.get(event.referral_id), event, datetime.now(UTC))
-        await self.producer.publish_all([(self._topic(d), e) for d, e in decision.outputs])
-        if decision.record is not None:
-            await self.intake.put(event.referral_id, decision.record, record.partition)
-        log.info("referral", outcome=decision.outcome, referral_id=event.referral_id,
-                 course_id=decision.record.course_id if decision.record else None)
+        decided: dict[str, tuple[IntakeRecord, int]] = {}
+        outputs: list[tuple[str, Event]] = []
+        for record in records:
+            event = await decode_or_dead_letter(self.producer, record,
+                                                self.topics.dlq("referrals"), INTAKE_EVENTS)
+            if event is None:
+                continue
+            assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
+            known = decided[event.referral_id][0] if event.referral_id in decided \
+                else self.intake.get(event.referral_id)
+            decision = decide_intake(known, event, datetime.now(UTC))
+            outputs.extend((self._topic(d), e) for d, e in decision.outputs)
+            if decision.record is not None:
+                decided[event.referral_id] = (decision.record, record.partition)
+            log.info("referral", outcome=decision.outcome, referral_id=event.referral_id,
+                     course_id=decision.record.course_id if decision.record else None)
+        # Requests and course events name people by id, and the notifier looks the ids up in
+        # its view of `people`. So people are acknowledged first, then courses, then requests:
+        # sent together, a fast notifier could read a request (or a reminder the scheduler
+        # made from a course event) before the person it names, and suppress it as unknown.
+        people, notifications = self.topics.people, self.topics.notifications_requested
+        for wave in ([o for o in outputs if o[0] == people],
+                     [o for o in outputs if o[0] not in (people, notifications)],
+                     [o for o in outputs if o[0] == notifications]):
+            if wave:
+                await self.producer.publish_all(wave)
+        await self.intake.put_many([(k, v, p) for k, (v, p) in decided.items()])
 
     async def on_course_or_session(self, record: Any) -> None:
+        await self.on_courses_and_sessions([record])
+
+    async def on_courses_and_sessions(self, records: Sequence[Any]) -> None:
         await self.consents.wait_ready()
-        try:
-            event = decode_event(record.value)
-        except EventDecodeError:
-            # The scheduler reads every course and session event too and dead-letters what it
-            # cannot decode; a second DLQ entry from here would be replayed twice.
-            return
-        if event.course_id is None:
-            return
-        known = self.consents.get(event.course_id)
-        updated = consent_rules.update(known.state if known else None, event)
-        if updated is None:
-            return
-        if isinstance(updated, str):
-            source = "courses" if record.topic == self.topics.courses else "sessions"
-            await self.producer.dead_letter(self.topics.dlq(source), record.value, record.key,
-                                            updated, (record.topic, record.partition, record.offset))
-            log.warning("consent_refused", course_id=event.course_id, reason=updated)
-            return
-        recorded = ConsentRecorded(
-            event_id=stable_id(event.course_id, "consent", str(event.event_id)),
-            occurred_at=consent_rules.as_of(updated) or event.occurred_at,
-            course_id=event.course_id, correlation_id=event.correlation_id, state=updated)
-        # The consents topic is itself this table's changelog: the record goes to the partition
-        # of the input it came from, which is where the course's next event will land too.
-        await self.consents.put(event.course_id, recorded, record.partition)
-        log.info("consent_recorded", course_id=event.course_id,
-                 leader_contact=updated.allows_leader_contact,
-                 three_party_meeting=updated.allows_three_party_meeting)
+        recorded: dict[str, tuple[ConsentRecorded, int]] = {}
+        for record in records:
+            try:
+                event = decode_event(record.value)
+            except EventDecodeError:
+                # The scheduler reads every course and session event too and dead-letters what
+                # it cannot decode; a second DLQ entry from here would be replayed twice.
+                continue
+            if event.course_id is None:
+                continue
+            known = recorded[event.course_id][0] if event.course_id in recorded \
+                else self.consents.get(event.course_id)
+            updated = consent_rules.update(known.state if known else None, event)
+            if updated is None:
+                continue
+            if isinstance(updated, str):
+                source = "courses" if record.topic == self.topics.courses else "sessions"
+                await self.producer.dead_letter(self.topics.dlq(source), record.value,
+                                                record.key, updated,
+                                                (record.topic, record.partition, record.offset))
+                log.warning("consent_refused", course_id=event.course_id, reason=updated)
+                continue
+            # The consents topic is itself this table's changelog: the record goes to the
+            # partition of the input it came from, where the course's next event lands too.
+            recorded[event.course_id] = (ConsentRecorded(
+                event_id=stable_id(event.course_id, "consent", str(event.event_id)),
+                occurred_at=consent_rules.as_of(updated) or event.occurred_at,
+                course_id=event.course_id, correlation_id=event.correlation_id, state=updated),
+                record.partition)
+            log.info("consent_recorded", course_id=event.course_id,
+                     leader_contact=updated.allows_leader_contact,
+                     three_party_meeting=updated.allows_three_party_meeting)
+        await self.consents.put_many([(k, v, p) for k, (v, p) in recorded.items()])

@@ -64,3 +64,16 @@ def test_any_bytes_on_sessions_end_processed_ignored_or_in_the_dlq(raw: bytes) -
     handlers, producer = _handlers()
     asyncio.run(handlers.on_course_or_session(Record(TOPICS.sessions, raw, b"k", 0, 0)))
     assert len(producer.on(TOPICS.dlq("sessions"))) <= 1
+
+
+def test_a_batch_writes_people_before_the_courses_and_requests_that_name_them() -> None:
+    handlers, producer = _handlers()
+    batch = [Record(TOPICS.referrals, encode_event(referral(f"r-{i % 3}")), b"k", 0, i)
+             for i in range(5)]  # r-0 and r-1 twice
+    asyncio.run(handlers.on_referrals(batch))
+    topics = [s.topic for s in producer.sent]
+    last_person = max(i for i, t in enumerate(topics) if t == TOPICS.people)
+    first_request = topics.index(TOPICS.notifications_requested)
+    assert last_person < topics.index(TOPICS.courses) < first_request
+    assert len(producer.on(TOPICS.courses)) == 3
+    assert len(producer.on(TOPICS.notifications_requested)) == 3

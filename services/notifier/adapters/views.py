@@ -32,6 +32,10 @@ class GlobalView(Generic[V]):
         self._tps: list[TopicPartition] = []
         self._task: asyncio.Task[None] | None = None
         self._progress = asyncio.Condition()
+        # Catch-up rounds are shared: callers that arrive while one round runs wait for the
+        # next, which starts after them, so each gets the guarantee at one query per round.
+        self._next_round: asyncio.Future[None] | None = None
+        self._rounds: asyncio.Task[None] | None = None
 
     def get(self, key: str) -> V | None:
         return self._values.get(key)
@@ -61,6 +65,10 @@ class GlobalView(Generic[V]):
         log.info("view_ready", topic=self.topic, keys=len(self._values))
 
     async def stop(self) -> None:
+        if self._rounds is not None:
+            self._rounds.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rounds
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -95,6 +103,26 @@ class GlobalView(Generic[V]):
 
     async def catch_up(self, timeout: float = 10.0) -> None:
         """Return once every record written to the topic before this call has been applied."""
+        if self._next_round is None:
+            self._next_round = asyncio.get_running_loop().create_future()
+            # An exception nobody waits for any more must not be reported as unretrieved.
+            self._next_round.add_done_callback(lambda f: f.cancelled() or f.exception())
+        round_ = self._next_round
+        if self._rounds is None or self._rounds.done():
+            self._rounds = asyncio.create_task(self._run_rounds(timeout))
+        await asyncio.wait_for(asyncio.shield(round_), timeout)
+
+    async def _run_rounds(self, timeout: float) -> None:
+        while self._next_round is not None:
+            round_, self._next_round = self._next_round, None
+            try:
+                await asyncio.wait_for(self._one_round(), timeout)
+            except Exception as exc:
+                round_.set_exception(exc)
+            else:
+                round_.set_result(None)
+
+    async def _one_round(self) -> None:
         assert self._consumer is not None and self._offsets is not None
         consumer = self._consumer
         end = await self._offsets.end_offsets(self._tps)
@@ -105,9 +133,6 @@ class GlobalView(Generic[V]):
                     return False
             return True
 
-        async def wait() -> None:
-            while not await reached():
-                async with self._progress:
-                    await self._progress.wait()
-
-        await asyncio.wait_for(wait(), timeout)
+        while not await reached():
+            async with self._progress:
+                await self._progress.wait()
