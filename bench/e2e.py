@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from common import (
@@ -31,7 +32,8 @@ from common import (
 )
 
 from devtools.sms_gateway import SmsGatewayDouble
-from shared.events import ReferredPerson, encode_event
+from services.referral.domain.intake import course_id_for
+from shared.events import ConsentGiven, ReferredPerson, encode_event
 from shared.settings import KafkaSettings
 from shared.topics import Topics
 from tests.samples import referral
@@ -70,10 +72,16 @@ async def passthrough(bootstrap: str, count: int) -> float:
 
 
 async def pipeline(bootstrap: str, count: int, rate: float | None,
-                   smtp: SmtpServerProcess | None = None) -> dict[str, float]:
+                   path: str = "referrals") -> dict[str, float]:
+    """`referrals`: each event a referral, each answered by a receipt e-mail to its leader
+    (referral -> notifier). `sessions`: courses opened beforehand (not measured), then each
+    event a session event: all three parties agree to a three-party meeting, three events a
+    course; the scheduler's news goes to leader, employee and psychologist, and the
+    psychologist is reminded of the new meeting point: four e-mails per three events, through
+    all three services (sessions -> referral -> consents -> scheduler -> notifier)."""
     settings = await fresh_topics(bootstrap)
     topics = Topics(settings.topic_prefix)
-    smtp = smtp or SmtpServerProcess()
+    smtp = SmtpServerProcess()
     sms = SmsGatewayDouble().start()
     env = {**os.environ, "PYTHONPATH": str(REPO), "LEDERKONTAKT_HTTP_PORT": "0",
            "LEDERKONTAKT_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
@@ -85,15 +93,28 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
            "LEDERKONTAKT_NOTIFIER_SMS_BASE_URL": sms.url}
     logs = REPO / ".cache" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
+    services = ["referral", "notifier"] + (["contact_scheduler"] if path == "sessions" else [])
     procs = [subprocess.Popen([sys.executable, "-m", f"services.{m}.app"], cwd=REPO, env=env,
                               stdout=subprocess.DEVNULL,
-                              stderr=(logs / f"e2e-{m}.log").open("w"))
-             for m in ("referral", "notifier")]
+                              stderr=(logs / f"e2e-{path}-{m}.log").open("w"))
+             for m in services]
     try:
         await _warm_up(settings, topics)
-        sent_at = await _offer(settings, topics, count, rate)
+        if path == "sessions":
+            courses = count // 3
+            await _offer(settings, topics, courses, None)
+            await _settled(smtp, courses)
+            offered_from, before = time.time(), smtp.count
+            sent_at = await _offer_sessions(settings, topics, courses, rate)
+            # Three-party news to three people, and the psychologist's first reminder of the
+            # new meeting point (its 08:30 has passed, so it fires at once): 4 mails a course.
+            expected = before + 4 * courses
+        else:
+            offered_from = time.time()
+            sent_at = await _offer(settings, topics, count, rate)
+            expected = count + 1
         deadline = time.time() + 900
-        while smtp.count < count + 1 and time.time() < deadline:
+        while smtp.count < expected and time.time() < deadline:
             await asyncio.sleep(0.1)
     finally:
         for p in procs:
@@ -101,12 +122,45 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
             p.wait(30)
         sms.stop()
         mails = smtp.received()
-    done = {to: at for to, at in mails}
+    done = {to: at for to, at in mails if at >= offered_from}
     latencies = [done[k] - t for k, t in sent_at.items() if k in done]
-    first = min(sent_at.values())
-    last = max(done[k] for k in sent_at if k in done)
-    return {"delivered": len(latencies), "events_per_s": round(len(latencies) / (last - first), 1),
+    last = max(at for _, at in mails)
+    events = count if path == "referrals" else 3 * (count // 3)
+    return {"events": events, "mails": len([m for m in mails if m[1] >= offered_from]),
+            "events_per_s": round(events / (last - offered_from), 1),
             "p50_s": _pct(latencies, 0.5), "p99_s": _pct(latencies, 0.99)}
+
+
+async def _settled(smtp: SmtpServerProcess, at_least: int) -> None:
+    """Wait until the opened courses' mails (receipts, start-call reminders) have stopped."""
+    seen, quiet_since = -1, time.time()
+    while smtp.count < at_least or time.time() - quiet_since < 3:
+        if smtp.count != seen:
+            seen, quiet_since = smtp.count, time.time()
+        await asyncio.sleep(0.2)
+
+
+async def _offer_sessions(settings: KafkaSettings, topics: Topics, courses: int,
+                          rate: float | None) -> dict[str, float]:
+    """Three consent.given events a course; the latency of a course counts from its third."""
+    producer = AIOKafkaProducer(**settings.aiokafka_kwargs(), linger_ms=2)
+    await producer.start()
+    sent_at: dict[str, float] = {}
+    start, i = time.time(), 0
+    for party in ("employee", "leader", "psychologist"):
+        for n in range(courses):
+            course = course_id_for(f"e2e-{n}")
+            if rate:
+                delay = start + i / rate - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            i += 1
+            event = ConsentGiven(occurred_at=datetime.now(UTC), course_id=course, party=party,
+                                 scope="three_party_meeting")
+            sent_at[f"leader{n}@example.org"] = time.time()
+            await producer.send(topics.sessions, encode_event(event), key=course.encode())
+    await producer.stop()
+    return sent_at
 
 
 async def _warm_up(settings: KafkaSettings, topics: Topics) -> None:
@@ -124,7 +178,8 @@ async def _offer(settings: KafkaSettings, topics: Topics, count: int,
     producer = AIOKafkaProducer(**settings.aiokafka_kwargs(), linger_ms=2)
     await producer.start()
     events = [encode_event(referral(f"e2e-{i}", leader=ReferredPerson(
-        name=f"Leder {i}", email=f"leader{i}@example.org"))) for i in range(count)]
+        name=f"Leder {i}", email=f"leader{i}@example.org"), employee=ReferredPerson(
+        name=f"Medarbejder {i}", email=f"employee{i}@example.org"))) for i in range(count)]
     sent_at: dict[str, float] = {}
     start = time.time()
     for i, value in enumerate(events):
@@ -143,21 +198,22 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=1000.0)
     args = parser.parse_args()
+    result: dict[str, object] = {"events": args.events, "smtp_connections": SMTP_CONNECTIONS}
     with broker() as bootstrap:
         raw = asyncio.run(passthrough(bootstrap, max(args.events, 30_000)))
         server = SmtpServerProcess()
         smtp = asyncio.run(smtp_ceiling(server.port, server.cafile, args.events,
                                         SMTP_CONNECTIONS))
         server.received()
-        fixed = asyncio.run(pipeline(bootstrap, args.events, args.rate))
-        saturated = asyncio.run(pipeline(bootstrap, args.events, None))
-    write_result("e2e", {
-        "events": args.events, "raw_passthrough_per_s": round(raw, 1),
-        "raw_smtp_per_s": round(smtp, 1), "smtp_connections": SMTP_CONNECTIONS,
-        f"offered_{int(args.rate)}_per_s": fixed, "saturation": saturated,
-        "ratio_to_passthrough": round(saturated["events_per_s"] / raw, 4),
-        "ratio_to_raw_smtp": round(saturated["events_per_s"] / smtp, 4),
-    })
+        result.update({"raw_passthrough_per_s": round(raw, 1), "raw_smtp_per_s": round(smtp, 1)})
+        for path in ("sessions", "referrals"):
+            fixed = asyncio.run(pipeline(bootstrap, args.events, args.rate, path))
+            saturated = asyncio.run(pipeline(bootstrap, args.events, None, path))
+            result[path] = {
+                f"offered_{int(args.rate)}_per_s": fixed, "saturation": saturated,
+                "ratio_to_passthrough": round(saturated["events_per_s"] / raw, 4),
+                "ratio_to_raw_smtp": round(saturated["events_per_s"] / smtp, 4)}
+    write_result("e2e", result)
 
 
 if __name__ == "__main__":

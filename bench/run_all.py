@@ -27,26 +27,36 @@ def table() -> str:
 
     rows: list[tuple[str, str]] = []
     e2e = load("e2e")
-    fixed = next(v for k, v in e2e.items() if k.startswith("offered_"))
     rows += [
         ("raw aiokafka passthrough", f"{e2e['raw_passthrough_per_s']} msgs/s"),
-        ("e2e at offered 1000/s", f"{fixed['events_per_s']}/s, p50 {fixed['p50_s']} s, "
-                                  f"p99 {fixed['p99_s']} s"),
-        ("e2e at saturation", f"{e2e['saturation']['events_per_s']}/s, p50 "
-                              f"{e2e['saturation']['p50_s']} s, p99 {e2e['saturation']['p99_s']} s"),
-        ("e2e / passthrough", str(e2e["ratio_to_passthrough"])),
+        ("raw aiosmtplib, no Kafka", f"{e2e['raw_smtp_per_s']} mails/s "
+                                     f"({e2e['smtp_connections']} connections)"),
     ]
+    for path in ("sessions", "referrals"):
+        runs = e2e[path]
+        fixed = next(v for k, v in runs.items() if k.startswith("offered_"))
+        sat = runs["saturation"]
+        rows += [
+            (f"e2e {path}, offered 1000/s", f"{fixed['events_per_s']}/s, p50 {fixed['p50_s']} s, "
+                                            f"p99 {fixed['p99_s']} s"),
+            (f"e2e {path}, saturation", f"{sat['events_per_s']}/s, p50 {sat['p50_s']} s, "
+                                        f"p99 {sat['p99_s']} s"),
+            (f"e2e {path} / passthrough", str(runs["ratio_to_passthrough"])),
+            (f"e2e {path} / raw aiosmtplib", str(runs["ratio_to_raw_smtp"])),
+        ]
     ref = load("referral_burst")
     rows.append(("referral burst", f"{ref['referrals_per_s']} referrals/s over {ref['referrals']}, "
                                    f"peak {ref['peak_rss_mb']} MB"))
     for r in load("scheduler_scale")["runs"]:
         rows.append((f"scheduler {r['courses']:,} courses",
                      f"{r['memory_mb']} MB, rebuild {r['rebuild_seconds']} s, 08:30 burst of "
-                     f"{r['burst_courses']}: p50 {r['lateness_p50_s']} s, p99 {r['lateness_p99_s']} s"))
+                     f"{r['burst_courses']} courses ({r['burst_notifications']} reminders): "
+                     f"p50 {r['lateness_p50_s']} s, p99 {r['lateness_p99_s']} s"))
     n = load("notifier_throughput")
     rows.append(("notifier vs raw aiosmtplib", f"{n['pipeline_msgs_per_s']} vs "
                                                f"{n['raw_aiosmtplib_msgs_per_s']} msgs/s "
-                                               f"(ratio {n['ratio']})"))
+                                               f"(ratio {n['ratio']}, {n['smtp_connections']} "
+                                               "connections each)"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"| {k:{width}} | {v} |" for k, v in rows)
 

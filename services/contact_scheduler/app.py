@@ -26,7 +26,7 @@ GROUP = "contact-scheduler"
 
 class SchedulerService:
     def __init__(self, settings: KafkaSettings, clock: Clock, policy: ContactPolicy | None = None,
-                 tick_interval: float = 0.5) -> None:
+                 tick_interval: float = 0.5, batch_size: int = 500) -> None:
         self.topics = Topics(settings.topic_prefix)
         kwargs = settings.aiokafka_kwargs()
         self.producer = EventProducer(kwargs)
@@ -42,10 +42,11 @@ class SchedulerService:
 
         @subscribe(self.broker, self.topics.courses, self.topics.sessions, self.topics.consents,
                    group_id=f"{settings.topic_prefix}{GROUP}",
-                   listener=listener_for(self.plans))
-        async def on_event(msg: KafkaMessage) -> None:
-            observe_consumed('contact-scheduler', msg.raw_message, msg.consumer)
-            await self.handlers.on_event(msg.raw_message)
+                   listener=listener_for(self.plans), batch_size=batch_size)
+        async def on_events(msg: KafkaMessage) -> None:
+            for record in msg.raw_message:
+                observe_consumed('contact-scheduler', record, msg.consumer)
+            await self.handlers.on_events(msg.raw_message)
 
     def health(self) -> dict[str, object]:
         return {"ok": self.plans.ready.is_set(), "partitions": sorted(self.plans.owned),

@@ -18,7 +18,7 @@ import asyncio
 import heapq
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.rules import Rules, Step
 from shared.clock import Clock, sleep_until
-from shared.events import encode_event
+from shared.events import Event, encode_event
 from shared.kafka import EventProducer, Record, decode_or_dead_letter
 from shared.logging import get_logger
 from shared.ops import CONTACT_POINTS, PRODUCED
@@ -71,26 +71,46 @@ class SchedulerHandlers:
     _timers_generation: int = -1
 
     async def on_event(self, record: Any) -> None:
+        await self.on_events([record])
+
+    async def on_events(self, records: Sequence[Any]) -> None:
+        """A batch of course events, in order: each is applied to the plan the ones before it
+        left; then every output is written, then every changed plan, and only then are the
+        offsets committed (when this returns)."""
         await self.plans.wait_ready()
+        async with self.lock:
+            changed: dict[str, Fired] = {}
+            outputs: list[Fired] = []
+            for record in records:
+                event = await self._decode(record)
+                if event is None or event.course_id is None:
+                    continue
+                now = self.clock.now()
+                pending = changed.get(event.course_id)
+                known = pending.plan if pending is not None else self.plans.get(event.course_id)
+                plan = known or CoursePlan(course_id=event.course_id)
+                step = self.rules.on_event(plan, event, now)
+                if step.plan == plan and not step.outputs and known is not None:
+                    continue  # a session held, a repeat: nothing to write
+                fired = self._encode(step, record.partition)
+                changed[event.course_id] = fired
+                outputs.append(fired)
+            if not outputs:
+                return
+            # Outputs of every step in order, then the last plan of each course.
+            await self._publish(outputs)
+            await self._remember(list(changed.values()))
+            self._schedule(list(changed.values()))
+
+    async def _decode(self, record: Any) -> Event | None:
         base = record.topic.removeprefix(self.topics.prefix)
         event = await decode_or_dead_letter(self.producer, record, self.topics.dlq(base))
-        if event is None:
-            return
-        if event.course_id is None:
+        if event is not None and event.course_id is None:
             await self.producer.dead_letter(self.topics.dlq(base), record.value, record.key,
                                             f"{getattr(event, 'type', '?')} without course_id",
                                             (record.topic, record.partition, record.offset))
-            return
-        async with self.lock:
-            now = self.clock.now()
-            known = self.plans.get(event.course_id)
-            plan = known or CoursePlan(course_id=event.course_id)
-            step = self.rules.on_event(plan, event, now)
-            if step.plan == plan and not step.outputs and known is not None:
-                return  # a session held, a repeat: nothing to write
-            fired = self._encode(step, record.partition)
-            await self._write([fired])
-            self._schedule([fired])
+            return None
+        return event
 
     @property
     def prepared(self) -> int:
