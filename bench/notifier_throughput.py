@@ -83,9 +83,10 @@ async def run(bootstrap: str, count: int, profile: bool) -> dict[str, object]:
 
         profiler = Profiler(interval=0.001)
         profiler.start()
+    before = server.count  # the raw run's mails
     t0 = time.perf_counter()
     await service.start()
-    while server.count < count and time.perf_counter() - t0 < 600:
+    while server.count - before < count and time.perf_counter() - t0 < 600:
         await asyncio.sleep(0.05)
     pipeline_s = time.perf_counter() - t0
     if profiler is not None:

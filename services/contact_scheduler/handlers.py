@@ -15,6 +15,7 @@ as `occurred_at`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import heapq
 import time
 from collections import Counter
@@ -101,6 +102,7 @@ class SchedulerHandlers:
             await self._publish(outputs)
             await self._remember(list(changed.values()))
             self._schedule(list(changed.values()))
+            self._counted(outputs)
 
     async def _decode(self, record: Any) -> Event | None:
         base = record.topic.removeprefix(self.topics.prefix)
@@ -132,12 +134,19 @@ class SchedulerHandlers:
             if self._timers_generation != self.plans.generation:
                 self._rebuild_timers()
             now = self.clock.now()
+            # The burst allocates freely; a cycle collection in the middle of it (which walks
+            # every tracked object) would hold the reminders back. Collect after it instead.
+            collecting = gc.isenabled()
+            gc.disable()
             try:
                 moved = await self._fire_due(now)
             except BaseException:
                 # Popped timers of a batch that was not written must come back from the table.
                 self._timers_generation = -1
                 raise
+            finally:
+                if collecting:
+                    gc.enable()
             await self.producer.learn_partitions(self.topics.contact_points,
                                                  self.topics.notifications_requested)
             self._prepare(now)
@@ -172,17 +181,20 @@ class SchedulerHandlers:
 
         try:
             for at in sorted(m for m in self._near if m <= now):
+                fresh = (now - at).total_seconds() <= late_after
                 for course_id in self._near.pop(at):
                     prepared = self._prepared.pop(course_id, None)
-                    current = choose(at, course_id)
-                    if current is None:
-                        continue
-                    plan, partition = current
-                    if prepared is not None and prepared[0] is plan and prepared[1] == at \
-                            and (now - at).total_seconds() <= late_after:
+                    # Still the very plan it was prepared from (any change replaces the
+                    # object), so it is also still due at `at`.
+                    if fresh and prepared is not None and course_id not in chosen \
+                            and prepared[0] is self.plans.get(course_id):
+                        chosen.add(course_id)
                         batch.append(prepared[2])
+                    elif (current := choose(at, course_id)) is not None:
+                        batch.append(self._encode(self.rules.fire_due(current[0], now),
+                                                  current[1]))
                     else:
-                        batch.append(self._encode(self.rules.fire_due(plan, now), partition))
+                        continue
                     if len(batch) >= self.batch_size:
                         await publish()
             while self._timers and self._timers[0][0] <= now:
@@ -201,6 +213,7 @@ class SchedulerHandlers:
             raise
         # Every output is acknowledged; now the plans that say they were sent.
         await self._remember(done)
+        self._counted(done)
         # Timers go back on the heap only now, so that nothing moved in this tick is popped
         # again before its new plan is in the table; what is due already fires next tick.
         self._schedule(done)
@@ -238,22 +251,18 @@ class SchedulerHandlers:
                      self.plans.record(plan.course_id, plan, partition),
                      sum(1 for d, _ in step.outputs if d == "notifications"), labels)
 
-    async def _write(self, batch: list[Fired]) -> None:
-        """Outputs first, acknowledged, then the plans: a crash in between repeats outputs
-        under the same ids and never loses one."""
-        await self._publish(batch)
-        await self._remember(batch)
-
     async def _publish(self, batch: list[Fired]) -> None:
         await self.producer.send_records([r for f in batch for r in f.outputs])
         if self.on_published is not None:
             self.on_published(batch)
-        _count(batch, self.topics.contact_points)
-        self.fired += sum(f.notifications for f in batch)
 
     async def _remember(self, batch: list[Fired]) -> None:
         await self.producer.send_records([f.plan_record for f in batch])
         self.plans.remember((f.course_id, f.plan, f.partition) for f in batch)
+
+    def _counted(self, batch: list[Fired]) -> None:
+        _count(batch, self.topics.contact_points)
+        self.fired += sum(f.notifications for f in batch)
 
     def _schedule(self, batch: list[Fired]) -> None:
         for f in batch:
