@@ -84,3 +84,21 @@ def test_each_reminder_fires_once_across_ticks() -> None:
         return len(_requests(producer))
 
     assert asyncio.run(scenario()) == 2
+
+
+def test_events_of_one_course_in_one_batch_build_on_each_other() -> None:
+    async def scenario() -> tuple[CoursePlan | None, list[str], int]:
+        clock = ManualClock(datetime(2026, 11, 23, 7, 0, tzinfo=COPENHAGEN))
+        handlers, producer = _handlers(clock)
+        withdrawn = consent(False, at=datetime(2026, 11, 23, 6, 0, tzinfo=COPENHAGEN))
+        await handlers.on_events([
+            Record(TOPICS.courses, encode_event(started(START)), b"c1", partition=0),
+            Record(TOPICS.consents, encode_event(withdrawn), b"c1", partition=0, offset=1)])
+        kinds = [(s.headers.get("type") or "") for s in producer.on(TOPICS.contact_points)]
+        plans = len(producer.on(TOPICS.scheduler_state))
+        return handlers.plans.get("c1"), kinds, plans
+
+    plan, kinds, plans = asyncio.run(scenario())
+    assert plan is not None and plan.points["start_call"].state == "blocked_no_consent"
+    assert kinds == ["contact_point.scheduled", "contact_point.blocked"]
+    assert plans == 1  # one plan record for the batch: the last
