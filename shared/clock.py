@@ -49,7 +49,8 @@ def clock_from_env() -> Clock:
 
 
 def sleep_until(clock: Clock, moment: datetime | None, at_most: float) -> float:
-    """Real seconds to sleep to wake at `moment` on this clock, but no longer than `at_most`."""
+    """Real seconds to sleep to wake at `moment` on this clock, but no longer than `at_most`
+    (and never less than 5 ms, so a moment that stays in the past cannot make a loop spin)."""
     if moment is None:
         return at_most
     ahead = (moment - clock.now()).total_seconds()
@@ -57,4 +58,4 @@ def sleep_until(clock: Clock, moment: datetime | None, at_most: float) -> float:
         ahead /= clock.speed
     elif not isinstance(clock, SystemClock):
         return at_most
-    return min(at_most, max(0.0, ahead))
+    return min(at_most, max(0.005, ahead))

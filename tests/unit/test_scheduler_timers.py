@@ -102,3 +102,16 @@ def test_events_of_one_course_in_one_batch_build_on_each_other() -> None:
     assert plan is not None and plan.points["start_call"].state == "blocked_no_consent"
     assert kinds == ["contact_point.scheduled", "contact_point.blocked"]
     assert plans == 1  # one plan record for the batch: the last
+
+
+def test_the_timer_loop_wakes_at_the_next_moment() -> None:
+    from shared.clock import ScaledClock, SystemClock, sleep_until
+
+    system = SystemClock()
+    soon = system.now() + timedelta(seconds=0.2)
+    assert 0.1 < sleep_until(system, soon, 0.5) <= 0.2
+    assert sleep_until(system, soon - timedelta(hours=1), 0.5) == 0.005
+    assert sleep_until(system, None, 0.5) == 0.5
+    fast = ScaledClock(datetime(2026, 11, 23, 8, 0, tzinfo=COPENHAGEN), speed=3600)
+    assert sleep_until(fast, MOMENT, 5.0) <= 0.5  # half an hour of clock time in half a second
+    assert sleep_until(ManualClock(MOMENT), MOMENT, 0.5) == 0.5
