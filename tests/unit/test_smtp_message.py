@@ -1,0 +1,36 @@
+"""The e-mail as it goes over the wire: encoded names and subjects, no header injection."""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+
+import pytest
+
+from services.notifier.adapters.delivery import PermanentFailure
+from services.notifier.adapters.smtp import build_message, message_id
+
+
+def parsed(subject: str, name: str = "Tidlig Indsats", to: str = "lars@example.org") -> object:
+    raw = build_message("lk@tidlig-indsats.dk", name, to, subject, "Kære Lars\nÆbler ø å\n",
+                        "c-1:start_call:due:leader").as_bytes()
+    return message_from_bytes(raw, policy=policy.default)
+
+
+def test_a_danish_subject_and_body_arrive_as_written() -> None:
+    msg = parsed("Psykologen ringer til dig — æøå", name="Tidlig Indsats Ålborg")
+    assert msg["Subject"] == "Psykologen ringer til dig — æøå"  # type: ignore[index]
+    assert msg["From"] == "Tidlig Indsats Ålborg <lk@tidlig-indsats.dk>"  # type: ignore[index]
+    assert msg.get_content() == "Kære Lars\nÆbler ø å\n"  # type: ignore[attr-defined]
+    assert msg["Message-ID"] == message_id("c-1:start_call:due:leader",  # type: ignore[index]
+                                           "tidlig-indsats.dk")
+
+
+def test_a_line_break_in_a_subject_cannot_add_a_header() -> None:
+    msg = parsed("Hej\r\nBcc: someone@evil.example")
+    assert msg["Bcc"] is None  # type: ignore[index]
+    assert "Bcc: someone@evil.example" in msg["Subject"]  # type: ignore[index]
+
+
+def test_a_line_break_in_an_address_is_refused() -> None:
+    with pytest.raises(PermanentFailure, match="line break"):
+        parsed("Hej", to="lars@example.org\r\nBcc: someone@evil.example")
