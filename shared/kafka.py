@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -11,16 +12,25 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
 
 from shared.events import Event, EventDecodeError, decode_event, encode_event
 from shared.logging import get_logger, redact_text
-from shared.ops import DEAD_LETTERED, PRODUCED
+from shared.ops import DEAD_LETTERED, PRODUCED, observe_consumed
 
 log = get_logger(__name__)
 
 # (topic, partition or None for the key's partition, key, value, headers)
 Record = tuple[str, int | None, bytes | None, bytes | None, list[tuple[str, bytes]]]
+
+
+def event_record(topic: str, event: Event, partition: int | None = None) -> Record:
+    """An event as a Kafka record: keyed by its key (the course id, mostly), JSON value, and its
+    type in a header so consumers and metrics can tell it without decoding."""
+    key = event.key.encode() if event.key else None
+    return (topic, partition, key, encode_event(event),
+            [("type", getattr(event, "type", "").encode())])
 
 # Range assignment gives one member the same partition numbers of every co-partitioned input
 # topic, so the state of a course (kept per partition number) sits with all of its events.
@@ -79,15 +89,11 @@ class EventProducer:
         )
 
     async def publish(self, topic: str, event: Event, partition: int | None = None) -> None:
-        PRODUCED.labels(topic, getattr(event, "type", "")).inc()
-        await self.send(topic, encode_event(event), event.key, partition,
-                        {"type": getattr(event, "type", "")})
+        await self.send_records([event_record(topic, event, partition)])
 
-    async def send_many(self, records: Sequence[tuple[str, bytes | None, str, int | None]]) -> None:
-        """Send (topic, value, key, partition) records at once; return when all are acknowledged."""
-        futures = [await self._producer.send(t, v, key=k.encode(), partition=p)
-                   for t, v, k, p in records]
-        await asyncio.gather(*futures)
+    async def publish_all(self, outputs: Sequence[tuple[str, Event]]) -> None:
+        """Send every event at once and return when the broker has acknowledged them all."""
+        await self.send_records([event_record(topic, event) for topic, event in outputs])
 
     async def send_records(self, records: Sequence[Record]) -> None:
         """Many already encoded records in as few produce requests as possible; returns when the
@@ -112,6 +118,7 @@ class EventProducer:
         for (topic, partition), batch in batches.items():
             futures.append(await producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*futures)
+        _count_produced(records)
 
     async def learn_partitions(self, *topics: str) -> None:
         """Fetch (once) the partitions of topics, so partition_for can answer for them."""
@@ -132,18 +139,6 @@ class EventProducer:
         if partitions is None or key is None:
             return None
         return int(self._partitioner(key, partitions, partitions))
-
-    async def publish_all(self, outputs: Sequence[tuple[str, Event]]) -> None:
-        """Send every event at once and return when the broker has acknowledged them all."""
-        for topic, event in outputs:
-            PRODUCED.labels(topic, getattr(event, "type", "")).inc()
-        futures = [
-            await self._producer.send(topic, encode_event(event),
-                                      key=event.key.encode() if event.key else None,
-                                      headers=[("type", getattr(event, "type", "").encode())])
-            for topic, event in outputs
-        ]
-        await asyncio.gather(*futures)
 
     async def dead_letter(
         self,
@@ -169,6 +164,17 @@ class EventProducer:
         )
 
 
+def _count_produced(records: Sequence[Record]) -> None:
+    """Events (records with a type header) by topic and type; one label lookup per kind."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for topic, _, _, _, headers in records:
+        for name, value in headers:
+            if name == "type":
+                counts[(topic, value.decode())] += 1
+    for (topic, kind), n in counts.items():
+        PRODUCED.labels(topic, kind).inc(n)
+
+
 async def decode_or_dead_letter(
     producer: EventProducer,
     record: Any,
@@ -186,27 +192,29 @@ async def decode_or_dead_letter(
         return None
 
 
-Handler = Callable[[Any], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Any]], Awaitable[None]]
 
 
-def subscribe(broker: KafkaBroker, *topics: str, group_id: str, listener: Any,
-              batch_size: int | None = None) -> Callable[[Handler], Any]:
-    """The subscriber every service uses: from the earliest offset of a new group, commit after
-    the handler returns (a failure seeks back for redelivery), co-partitioned assignment, and a
-    rebalance listener that rebuilds state before input is processed.
-
-    With `batch_size` the handler gets up to that many records at once (the message's
-    raw_message is a tuple of them) and the offsets are committed once for all of them: one
-    commit round trip per batch instead of one per record."""
+def consume(broker: KafkaBroker, *topics: str, group_id: str, listener: Any, service: str,
+            handle: BatchHandler, batch_size: int = 500) -> None:
+    """The subscriber every service uses. `handle` gets up to `batch_size` records at once, and
+    their offsets are committed together once it returns (a failure seeks every partition of
+    the batch back for redelivery). A new group starts at the earliest offset; assignment is
+    co-partitioned; the rebalance listener rebuilds state before input is processed. Each record
+    is counted for the ops metrics (consumed, lag)."""
     from faststream.middlewares import AckPolicy
 
-    batching: dict[str, Any] = (
-        {"batch": True, "max_records": batch_size, "batch_timeout_ms": 100} if batch_size else {})
-    decorator: Callable[[Handler], Any] = broker.subscriber(
+    async def on_batch(msg: KafkaMessage) -> None:
+        for record in msg.raw_message:
+            observe_consumed(service, record, msg.consumer)
+        await handle(msg.raw_message)
+
+    # The AsyncAPI documents name each subscriber after its handler.
+    on_batch.__name__ = on_batch.__qualname__ = getattr(handle, "__name__", "on_batch")
+    broker.subscriber(
         *topics, group_id=group_id, listener=listener, auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR, partition_assignment_strategy=CO_PARTITIONED,
-        **batching)
-    return decorator
+        batch=True, max_records=batch_size, batch_timeout_ms=100)(on_batch)
 
 
 def make_broker(settings: Any) -> KafkaBroker:

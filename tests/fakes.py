@@ -32,10 +32,6 @@ class FakeProducer:
     async def publish(self, topic: str, event: Event, partition: int | None = None) -> None:
         await self.send(topic, encode_event(event), event.key, partition)
 
-    async def send_many(self, records: list[tuple[str, bytes | None, str, int | None]]) -> None:
-        for topic, value, key, partition in records:
-            await self.send(topic, value, key, partition)
-
     async def learn_partitions(self, *topics: str) -> None: ...
 
     def partition_for(self, topic: str, key: bytes | None) -> int | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from faststream import FastStream
-from faststream.kafka.annotations import KafkaMessage
 
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
@@ -14,9 +13,9 @@ from services.contact_scheduler.handlers import SchedulerHandlers
 from shared.background import Background
 from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock, clock_from_env
-from shared.kafka import EventProducer, make_broker, subscribe
+from shared.kafka import EventProducer, consume, make_broker
 from shared.logging import configure_logging
-from shared.ops import OpsServer, http_port, observe_consumed
+from shared.ops import OpsServer, http_port
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
 from shared.topics import Topics
@@ -40,13 +39,10 @@ class SchedulerService:
         self._timers = Background(lambda: self.handlers.run_timers(self.tick_interval))
         self.broker = make_broker(settings)
 
-        @subscribe(self.broker, self.topics.courses, self.topics.sessions, self.topics.consents,
-                   group_id=f"{settings.topic_prefix}{GROUP}",
-                   listener=listener_for(self.plans), batch_size=batch_size)
-        async def on_events(msg: KafkaMessage) -> None:
-            for record in msg.raw_message:
-                observe_consumed('contact-scheduler', record, msg.consumer)
-            await self.handlers.on_events(msg.raw_message)
+        consume(self.broker, self.topics.courses, self.topics.sessions, self.topics.consents,
+                group_id=f"{settings.topic_prefix}{GROUP}", listener=listener_for(self.plans),
+                service="contact-scheduler", handle=self.handlers.on_events,
+                batch_size=batch_size)
 
     def health(self) -> dict[str, object]:
         return {"ok": self.plans.ready.is_set(), "partitions": sorted(self.plans.owned),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import cast
+from collections.abc import Sequence
+from typing import Any, cast
 
 from faststream import FastStream
-from faststream.kafka.annotations import KafkaMessage
 
 from services.notifier.adapters.sms import GatewayApiSms, SmsProvider
 from services.notifier.adapters.smtp import SmtpSender
@@ -17,9 +17,9 @@ from services.notifier.handlers import NotifierHandlers
 from shared.background import Background
 from shared.clock import Clock, clock_from_env
 from shared.events import ConsentRecorded, ConsentState, Person, PersonUpserted, decode_event
-from shared.kafka import EventProducer, make_broker, subscribe
+from shared.kafka import EventProducer, consume, make_broker
 from shared.logging import configure_logging
-from shared.ops import OpsServer, http_port, observe_consumed
+from shared.ops import OpsServer, http_port
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
 from shared.topics import Topics
@@ -55,15 +55,13 @@ class NotifierService:
         self._timers = Background(self._run_timers)
         self.broker = make_broker(settings)
 
-        @subscribe(self.broker, self.topics.notifications_requested,
-                   group_id=f"{settings.topic_prefix}{GROUP}",
-                   listener=listener_for(self.ledger), batch_size=notifier.batch_size)
-        async def on_requests(msg: KafkaMessage) -> None:
-            records = msg.raw_message
-            for record in records:
-                observe_consumed('notifier', record, msg.consumer)
-            assert self.handlers is not None
-            await self.handlers.on_requests(records)
+        consume(self.broker, self.topics.notifications_requested,
+                group_id=f"{settings.topic_prefix}{GROUP}", listener=listener_for(self.ledger),
+                service="notifier", handle=self.on_requests, batch_size=notifier.batch_size)
+
+    async def on_requests(self, records: Sequence[Any]) -> None:
+        assert self.handlers is not None, "open() makes the handlers before the broker starts"
+        await self.handlers.on_requests(records)
 
     def health(self) -> dict[str, object]:
         return {"ok": self.ledger.ready.is_set(), "partitions": sorted(self.ledger.owned),

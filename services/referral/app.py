@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import cast
 
 from faststream import FastStream
-from faststream.kafka.annotations import KafkaMessage
 
 from services.referral.domain.intake import IntakeRecord
 from services.referral.handlers import ReferralHandlers
 from shared.events import ConsentRecorded, decode_event, encode_event
-from shared.kafka import EventProducer, make_broker, subscribe
+from shared.kafka import EventProducer, consume, make_broker
 from shared.logging import configure_logging
-from shared.ops import OpsServer, http_port, observe_consumed
+from shared.ops import OpsServer, http_port
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
 from shared.topics import Topics
@@ -41,21 +40,14 @@ class ReferralService:
         self.handlers = ReferralHandlers(self.topics, self.producer, self.intake, self.consents)
         self.broker = make_broker(settings)
 
-        @subscribe(self.broker, self.topics.referrals,
-                   group_id=f"{settings.topic_prefix}{INTAKE_GROUP}",
-                   listener=listener_for(self.intake), batch_size=batch_size)
-        async def on_referrals(msg: KafkaMessage) -> None:
-            for record in msg.raw_message:
-                observe_consumed('referral', record, msg.consumer)
-            await self.handlers.on_referrals(msg.raw_message)
-
-        @subscribe(self.broker, self.topics.courses, self.topics.sessions,
-                   group_id=f"{settings.topic_prefix}{CONSENT_GROUP}",
-                   listener=listener_for(self.consents), batch_size=batch_size)
-        async def on_courses_and_sessions(msg: KafkaMessage) -> None:
-            for record in msg.raw_message:
-                observe_consumed('referral', record, msg.consumer)
-            await self.handlers.on_courses_and_sessions(msg.raw_message)
+        consume(self.broker, self.topics.referrals,
+                group_id=f"{settings.topic_prefix}{INTAKE_GROUP}",
+                listener=listener_for(self.intake), service="referral",
+                handle=self.handlers.on_referrals, batch_size=batch_size)
+        consume(self.broker, self.topics.courses, self.topics.sessions,
+                group_id=f"{settings.topic_prefix}{CONSENT_GROUP}",
+                listener=listener_for(self.consents), service="referral",
+                handle=self.handlers.on_courses_and_sessions, batch_size=batch_size)
 
     def health(self) -> dict[str, object]:
         return {"ok": self.intake.ready.is_set() and self.consents.ready.is_set(),
