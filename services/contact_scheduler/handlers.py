@@ -90,7 +90,16 @@ class SchedulerHandlers:
                 pending = changed.get(event.course_id)
                 known = pending.plan if pending is not None else self.plans.get(event.course_id)
                 plan = known or CoursePlan(course_id=event.course_id)
-                step = self.rules.on_event(plan, event, now)
+                try:
+                    step = self.rules.on_event(plan, event, now)
+                except Exception as exc:
+                    # A bug in the rules must not hold up every course of the partition: the
+                    # event waits in the DLQ, to be replayed once fixed. (Leader messages stay
+                    # safe meanwhile: the notifier checks consent itself before sending.)
+                    log.exception("rules_failed", course_id=event.course_id,
+                                  type=getattr(event, "type", "?"))
+                    await self._dead_letter(record, f"rules failed: {type(exc).__name__}: {exc}")
+                    continue
                 if step.plan == plan and not step.outputs and known is not None:
                     continue  # a session held, a repeat: nothing to write
                 fired = self._encode(step, record.partition)
@@ -108,11 +117,14 @@ class SchedulerHandlers:
         base = record.topic.removeprefix(self.topics.prefix)
         event = await decode_or_dead_letter(self.producer, record, self.topics.dlq(base))
         if event is not None and event.course_id is None:
-            await self.producer.dead_letter(self.topics.dlq(base), record.value, record.key,
-                                            f"{getattr(event, 'type', '?')} without course_id",
-                                            (record.topic, record.partition, record.offset))
+            await self._dead_letter(record, f"{getattr(event, 'type', '?')} without course_id")
             return None
         return event
+
+    async def _dead_letter(self, record: Any, reason: str) -> None:
+        dlq = self.topics.dlq(record.topic.removeprefix(self.topics.prefix))
+        await self.producer.dead_letter(dlq, record.value, record.key, reason,
+                                        (record.topic, record.partition, record.offset))
 
     @property
     def prepared(self) -> int:

@@ -56,7 +56,18 @@ class ReferralHandlers:
             assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
             known = decided[event.referral_id][0] if event.referral_id in decided \
                 else self.intake.get(event.referral_id)
-            decision = decide_intake(known, event, datetime.now(UTC))
+            try:
+                decision = decide_intake(known, event, datetime.now(UTC))
+            except Exception as exc:
+                # A bug in the intake rules must not hold up the partition: the referral waits
+                # in the DLQ, to be replayed once fixed. (Consent statements are not handled
+                # this way: a statement that cannot be applied is retried, never skipped.)
+                log.exception("intake_failed", referral_id=event.referral_id)
+                await self.producer.dead_letter(
+                    self.topics.dlq("referrals"), record.value, record.key,
+                    f"intake failed: {type(exc).__name__}: {exc}",
+                    (record.topic, record.partition, record.offset))
+                continue
             outputs.extend((self._topic(d), e) for d, e in decision.outputs)
             if decision.record is not None:
                 decided[event.referral_id] = (decision.record, record.partition)

@@ -77,3 +77,23 @@ def test_a_batch_writes_people_before_the_courses_and_requests_that_name_them() 
     assert last_person < topics.index(TOPICS.courses) < first_request
     assert len(producer.on(TOPICS.courses)) == 3
     assert len(producer.on(TOPICS.notifications_requested)) == 3
+
+
+def test_a_referral_the_intake_rules_cannot_decide_goes_to_the_dlq(monkeypatch: Any) -> None:
+    import services.referral.handlers as module
+
+    real = module.decide_intake
+
+    def failing(known: Any, event: Any, now: Any) -> Any:
+        if event.referral_id == "r-bad":
+            raise ValueError("no rule for this")
+        return real(known, event, now)
+
+    monkeypatch.setattr(module, "decide_intake", failing)
+    handlers, producer = _handlers()
+    asyncio.run(handlers.on_referrals([
+        Record(TOPICS.referrals, encode_event(referral("r-bad")), b"r-bad", 0, 0),
+        Record(TOPICS.referrals, encode_event(referral("r-good")), b"r-good", 0, 1)]))
+    dead = producer.on(TOPICS.dlq("referrals"))
+    assert len(dead) == 1 and "intake failed: ValueError" in dead[0].headers["dlq.reason"]
+    assert len(producer.on(TOPICS.courses)) == 1

@@ -115,3 +115,30 @@ def test_the_timer_loop_wakes_at_the_next_moment() -> None:
     fast = ScaledClock(datetime(2026, 11, 23, 8, 0, tzinfo=COPENHAGEN), speed=3600)
     assert sleep_until(fast, MOMENT, 5.0) <= 0.5  # half an hour of clock time in half a second
     assert sleep_until(ManualClock(MOMENT), MOMENT, 0.5) == 0.5
+
+
+def test_an_event_the_rules_cannot_apply_goes_to_the_dlq_and_the_batch_goes_on() -> None:
+    class Failing:
+        """The real rules, except that they break on course c-bad."""
+
+        policy = RULES.policy
+
+        def on_event(self, plan: CoursePlan, event: Event, now: datetime) -> object:
+            if event.course_id == "c-bad":
+                raise ValueError("no rule for this")
+            return RULES.on_event(plan, event, now)
+
+    async def scenario() -> tuple[FakeProducer, SchedulerHandlers]:
+        handlers, producer = _handlers(ManualClock(datetime(2026, 11, 23, 7, 0, tzinfo=COPENHAGEN)))
+        handlers.rules = Failing()  # type: ignore[assignment]
+        bad = started(START).model_copy(update={"course_id": "c-bad"})
+        await handlers.on_events([
+            Record(TOPICS.courses, encode_event(bad), b"c-bad", partition=0),
+            Record(TOPICS.courses, encode_event(started(START)), b"c1", partition=0, offset=1)])
+        return producer, handlers
+
+    producer, handlers = asyncio.run(scenario())
+    dead = producer.on(TOPICS.dlq("courses"))
+    assert len(dead) == 1 and dead[0].key == "c-bad"
+    assert "rules failed: ValueError: no rule for this" in dead[0].headers["dlq.reason"]
+    assert handlers.plans.get("c1") is not None and handlers.plans.get("c-bad") is None
