@@ -150,7 +150,12 @@ def resolve_jars(home: BrokerHome) -> str:
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random Kafka cluster id. Like Kafka's own Uuid.randomUuid, never one that starts with
+    "-": the storage tool's argument parser would take it for an option (1 in 64 of them)."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def write_config(home: BrokerHome) -> None:
