@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from common import (
@@ -33,6 +34,7 @@ from common import (
     smtp_ceiling,
     write_result,
 )
+from otlp_sink import OtlpSink, hops, print_hops
 
 from devtools.sms_gateway import SmsGatewayDouble
 from services.referral.domain.intake import course_id_for
@@ -75,7 +77,7 @@ async def passthrough(bootstrap: str, count: int) -> float:
 
 
 async def pipeline(bootstrap: str, count: int, rate: float | None,
-                   path: str = "referrals") -> dict[str, float]:
+                   path: str = "referrals", trace: bool = False) -> dict[str, object]:
     """`referrals`: each event a referral, each answered by a receipt e-mail to its leader
     (referral -> notifier). `sessions`: courses opened beforehand (not measured), then each
     event a session event: all three parties agree to a three-party meeting, three events a
@@ -94,6 +96,9 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
            "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": smtp.cafile,
            "LEDERKONTAKT_NOTIFIER_SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
            "LEDERKONTAKT_NOTIFIER_SMS_BASE_URL": sms.url}
+    sink = OtlpSink() if trace else None
+    if sink is not None:
+        env.update(OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint, OTEL_BSP_SCHEDULE_DELAY="200")
     logs = REPO / ".cache" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
     services = ["referral", "notifier"] + (["contact_scheduler"] if path == "sessions" else [])
@@ -125,13 +130,18 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
             p.wait(30)
         sms.stop()
         mails = smtp.received()
+        spans = sink.stop() if sink is not None else []
     done = {to: at for to, at in mails if at >= offered_from}
     latencies = [done[k] - t for k, t in sent_at.items() if k in done]
     last = max(at for _, at in mails)
     events = count if path == "referrals" else 3 * (count // 3)
-    return {"events": events, "mails": len([m for m in mails if m[1] >= offered_from]),
-            "events_per_s": round(events / (last - offered_from), 1),
-            "p50_s": _pct(latencies, 0.5), "p99_s": _pct(latencies, 0.99)}
+    result: dict[str, object] = {
+        "events": events, "mails": len([m for m in mails if m[1] >= offered_from]),
+        "events_per_s": round(events / (last - offered_from), 1),
+        "p50_s": _pct(latencies, 0.5), "p99_s": _pct(latencies, 0.99)}
+    if sink is not None:
+        result["hops"] = hops(spans, offered_from, topics.prefix)
+    return result
 
 
 async def _settled(smtp: SmtpServerProcess, at_least: int) -> None:
@@ -196,13 +206,90 @@ async def _offer(settings: KafkaSettings, topics: Topics, count: int,
     return sent_at
 
 
+def _events_at(rate: float, seconds: float, path: str) -> int:
+    n = max(60, int(rate * seconds))
+    return n - n % 3 if path == "sessions" else n
+
+
+def curve(bootstrap: str, path: str, rates: list[float], seconds: float, events: int,
+          trace: bool) -> dict[str, object]:
+    """The offered loads in rising order, then saturation, each on fresh topics and services."""
+    points: list[dict[str, object]] = []
+    out: dict[str, object] = {}
+    for rate in rates:
+        point = asyncio.run(pipeline(bootstrap, _events_at(rate, seconds, path), rate, path, trace))
+        points.append({"offered_per_s": rate, **point})
+        out[f"offered_{int(rate)}_per_s"] = point
+        _print_point(path, f"{rate:g}/s", point)
+    saturated = asyncio.run(pipeline(bootstrap, events, None, path, trace))
+    _print_point(path, "saturation", saturated)
+    points.append({"offered_per_s": None, **saturated})
+    half = float(saturated["events_per_s"]) / 2  # type: ignore[arg-type]
+    under_half = [p for p in points if p["offered_per_s"] is not None
+                  and float(p["offered_per_s"]) <= half]  # type: ignore[arg-type]
+    out.update({"curve": points, "saturation": saturated, "half_saturation_per_s": round(half, 1),
+                "p99_below_250ms_up_to_half_saturation": bool(under_half) and all(
+                    float(p["p99_s"]) < 0.25 for p in under_half)})  # type: ignore[arg-type]
+    return out
+
+
+def _print_point(path: str, offered: str, point: dict[str, object]) -> None:
+    print(f"{path:9} offered {offered:>10}: {point['events_per_s']:>7}/s  p50 {point['p50_s']:.3f} s"
+          f"  p99 {point['p99_s']:.3f} s", file=sys.stderr, flush=True)
+    hops = point.get("hops")
+    if isinstance(hops, dict):
+        print_hops(hops)
+
+
+def plot(result: dict[str, object], out: Path) -> None:
+    """Offered load against p50/p99 latency per path; saturation at the rate it reached."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for path, colour in (("sessions", "tab:blue"), ("referrals", "tab:orange")):
+        runs = result.get(path)
+        if not isinstance(runs, dict):
+            continue
+        points = runs["curve"]
+        x = [p["offered_per_s"] or p["events_per_s"] for p in points]
+        ax.plot(x, [p["p50_s"] for p in points], "o--", color=colour, label=f"{path} p50")
+        ax.plot(x, [p["p99_s"] for p in points], "s-", color=colour, label=f"{path} p99")
+        sat = runs["saturation"]
+        ax.axvline(sat["events_per_s"], color=colour, alpha=0.3, linestyle=":")
+    ax.axhline(0.25, color="red", alpha=0.5, linewidth=1, label="250 ms")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered load, events/s (last point: saturation, at the rate reached)")
+    ax.set_ylabel("latency, s (event in to e-mail accepted)")
+    ax.set_title("lederkontakt end to end: latency against offered load")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=3000)
-    parser.add_argument("--rate", type=float, default=1000.0)
-    parser.add_argument("--light-rate", type=float, default=200.0)
+    parser.add_argument("--events", type=int, default=3000, help="events of the saturation run")
+    parser.add_argument("--rates", type=float, nargs="+", default=None,
+                        help="offered loads, events/s (default 10 20 50 100 200; with --trace "
+                             "20 200)")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="how long each offered load lasts (at least 60 events)")
+    parser.add_argument("--paths", nargs="+", default=["sessions", "referrals"])
+    parser.add_argument("--trace", action="store_true",
+                        help="services export spans over OTLP to this program, which prints per "
+                             "hop how long records waited before they were consumed and how long "
+                             "their handler took")
+    parser.add_argument("--name", default="e2e", help="result file name under bench/results/")
     args = parser.parse_args()
-    result: dict[str, object] = {"events": args.events, "smtp_connections": SMTP_CONNECTIONS}
+    rates = args.rates or ([20.0, 200.0] if args.trace else [10.0, 20.0, 50.0, 100.0, 200.0])
+    result: dict[str, object] = {"events": args.events, "smtp_connections": SMTP_CONNECTIONS,
+                                 "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()}
     with broker() as bootstrap:
         raw = asyncio.run(passthrough(bootstrap, max(args.events, 30_000)))
         server = SmtpServerProcess()
@@ -210,16 +297,15 @@ def main() -> None:
                                         SMTP_CONNECTIONS))
         server.received()
         result.update({"raw_passthrough_per_s": round(raw, 1), "raw_smtp_per_s": round(smtp, 1)})
-        for path in ("sessions", "referrals"):
-            light = asyncio.run(pipeline(bootstrap, args.events // 3, args.light_rate, path))
-            fixed = asyncio.run(pipeline(bootstrap, args.events, args.rate, path))
-            saturated = asyncio.run(pipeline(bootstrap, args.events, None, path))
-            result[path] = {
-                f"offered_{int(args.light_rate)}_per_s": light,
-                f"offered_{int(args.rate)}_per_s": fixed, "saturation": saturated,
-                "ratio_to_passthrough": round(saturated["events_per_s"] / raw, 4),
-                "ratio_to_raw_smtp": round(saturated["events_per_s"] / smtp, 4)}
-    write_result("e2e", result)
+        for path in args.paths:
+            runs = curve(bootstrap, path, sorted(rates), args.seconds, args.events, args.trace)
+            sat = float(runs["saturation"]["events_per_s"])  # type: ignore[index]
+            runs.update({"ratio_to_passthrough": round(sat / raw, 4),
+                         "ratio_to_raw_smtp": round(sat / smtp, 4)})
+            result[path] = runs
+    result["load_average_at_end"] = os.getloadavg()
+    write_result(args.name, result)
+    plot(result, REPO / "bench" / "results" / f"{args.name}.png")
 
 
 if __name__ == "__main__":

@@ -13,11 +13,13 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
 
 from shared.events import Event, EventDecodeError, decode_event, encode_event
 from shared.logging import get_logger, redact_text
 from shared.ops import DEAD_LETTERED, PRODUCED, observe_consumed
+from shared.telemetry import consuming, handling, stage, trace_headers
 
 log = get_logger(__name__)
 
@@ -30,11 +32,12 @@ BATCH_BUILDER_FROM = 64
 
 
 def event_record(topic: str, event: Event, partition: int | None = None) -> Record:
-    """An event as a Kafka record: keyed by its key (the course id, mostly), JSON value, and its
-    type in a header so consumers and metrics can tell it without decoding."""
+    """An event as a Kafka record: keyed by its key (the course id, mostly), JSON value, its
+    type in a header so consumers and metrics can tell it without decoding, and the trace
+    context of the event being handled."""
     key = event.key.encode() if event.key else None
     return (topic, partition, key, encode_event(event),
-            [("type", getattr(event, "type", "").encode())])
+            [("type", getattr(event, "type", "").encode()), *trace_headers(key)])
 
 # Range assignment gives one member the same partition numbers of every co-partitioned input
 # topic, so the state of a course (kept per partition number) sits with all of its events.
@@ -84,12 +87,13 @@ class EventProducer:
         partition: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        raw_key = key.encode() if key is not None else None
         await self._producer.send_and_wait(
             topic,
             value=value,
-            key=key.encode() if key is not None else None,
+            key=raw_key,
             partition=partition,
-            headers=[(k, v.encode()) for k, v in (headers or {}).items()],
+            headers=[(k, v.encode()) for k, v in (headers or {}).items()] + trace_headers(raw_key),
         )
 
     async def publish(self, topic: str, event: Event, partition: int | None = None) -> None:
@@ -174,6 +178,7 @@ class EventProducer:
                 ("dlq.source.topic", topic.encode()),
                 ("dlq.source.partition", str(partition).encode()),
                 ("dlq.source.offset", str(offset).encode()),
+                *trace_headers(key),
             ],
         )
 
@@ -195,9 +200,12 @@ async def decode_or_dead_letter(
     dlq_topic: str,
     expected: tuple[type[Event], ...] = (),
 ) -> Event | None:
-    """The event in a consumer record, or None once the record is safely in the DLQ."""
+    """The event in a consumer record, or None once the record is safely in the DLQ. The handler
+    is taken to work on this record from here on (for its trace)."""
+    handling(record)
     try:
-        return decode_event(record.value, expected)
+        with stage("decode"):
+            return decode_event(record.value, expected)
     except EventDecodeError as exc:
         await producer.dead_letter(dlq_topic, record.value, record.key, exc.reason,
                                    (record.topic, record.partition, record.offset))
@@ -215,13 +223,14 @@ def consume(broker: KafkaBroker, *topics: str, group_id: str, listener: Any, ser
     their offsets are committed together once it returns (a failure seeks every partition of
     the batch back for redelivery). A new group starts at the earliest offset; assignment is
     co-partitioned; the rebalance listener rebuilds state before input is processed. Each record
-    is counted for the ops metrics (consumed, lag)."""
+    is counted for the ops metrics (consumed, lag) and traced (shared.telemetry)."""
     from faststream.middlewares import AckPolicy
 
     async def on_batch(msg: KafkaMessage) -> None:
         for record in msg.raw_message:
             observe_consumed(service, record, msg.consumer)
-        await handle(msg.raw_message)
+        with consuming(service, msg.raw_message):
+            await handle(msg.raw_message)
 
     # The AsyncAPI documents name each subscriber after its handler.
     on_batch.__name__ = on_batch.__qualname__ = getattr(handle, "__name__", "on_batch")
@@ -232,7 +241,9 @@ def consume(broker: KafkaBroker, *topics: str, group_id: str, listener: Any, ser
 
 
 def make_broker(settings: Any) -> KafkaBroker:
-    """A FastStream KafkaBroker with our connection settings; per-message logs at DEBUG."""
+    """A FastStream KafkaBroker with our connection settings; per-message logs at DEBUG; its
+    telemetry middleware opens a span per consumed batch (recorded only once a tracer provider
+    is installed, see shared.telemetry)."""
 
     kwargs = settings.aiokafka_kwargs()
     security = None
@@ -244,4 +255,5 @@ def make_broker(settings: Any) -> KafkaBroker:
                        ssl_context=kwargs.get("ssl_context"),
                        use_ssl=settings.security_protocol == "SASL_SSL")
     return KafkaBroker(kwargs["bootstrap_servers"], client_id=kwargs["client_id"],
-                       security=security, log_level=logging.DEBUG)
+                       security=security, log_level=logging.DEBUG,
+                       middlewares=(KafkaTelemetryMiddleware(),))

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from shared.events import EventDecodeError
 from shared.kafka import EventProducer, Record
 from shared.logging import get_logger
+from shared.telemetry import trace_headers
 
 V = TypeVar("V")
 log = get_logger(__name__)
@@ -77,7 +78,8 @@ class ChangelogTable(Generic[V]):
     def record(self, key: str, value: V, partition: int) -> Record:
         """The changelog record of a value, for callers that write it along with others; they
         call remember() once it is acknowledged."""
-        return (self.topic, partition, key.encode(), self._encode(value), [])
+        raw_key = key.encode()
+        return (self.topic, partition, raw_key, self._encode(value), trace_headers(raw_key))
 
     def remember(self, items: Iterable[tuple[str, V, int]]) -> None:
         for key, value, partition in items:

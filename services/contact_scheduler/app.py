@@ -18,6 +18,7 @@ from shared.logging import configure_logging
 from shared.ops import OpsServer, http_port
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
+from shared.telemetry import configure_tracing
 from shared.topics import Topics
 
 GROUP = "contact-scheduler"
@@ -68,6 +69,7 @@ class SchedulerService:
 
 def create_app() -> FastStream:
     configure_logging()
+    configure_tracing("contact-scheduler")
     service = SchedulerService(KafkaSettings(), clock_from_env())
     app = FastStream(service.broker)
     ops = OpsServer('contact-scheduler', http_port(9102), service.health)

@@ -26,6 +26,7 @@ from typing import Any
 
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.rules import Rules, Step
+from shared import telemetry
 from shared.clock import Clock, sleep_until
 from shared.events import Event
 from shared.kafka import EventProducer, Record, decode_or_dead_letter, event_record
@@ -91,7 +92,8 @@ class SchedulerHandlers:
                 known = pending.plan if pending is not None else self.plans.get(event.course_id)
                 plan = known or CoursePlan(course_id=event.course_id)
                 try:
-                    step = self.rules.on_event(plan, event, now)
+                    with telemetry.stage("rules"):
+                        step = self.rules.on_event(plan, event, now)
                 except Exception as exc:
                     # A bug in the rules must not hold up every course of the partition: the
                     # event waits in the DLQ, to be replayed once fixed. (Leader messages stay
@@ -108,8 +110,10 @@ class SchedulerHandlers:
             if not outputs:
                 return
             # Outputs of every step in order, then the last plan of each course.
-            await self._publish(outputs)
-            await self._remember(list(changed.values()))
+            with telemetry.batch_stage("publish"):
+                await self._publish(outputs)
+            with telemetry.batch_stage("state write"):
+                await self._remember(list(changed.values()))
             self._schedule(list(changed.values()))
             self._counted(outputs)
 

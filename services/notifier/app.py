@@ -22,6 +22,7 @@ from shared.logging import configure_logging
 from shared.ops import OpsServer, http_port
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
+from shared.telemetry import configure_tracing
 from shared.topics import Topics
 
 GROUP = "notifier"
@@ -108,6 +109,7 @@ class NotifierService:
 
 def create_app() -> FastStream:
     configure_logging()
+    configure_tracing("notifier")
     service = NotifierService(KafkaSettings(), NotifierSettings(), clock_from_env())
     app = FastStream(service.broker)
     ops = OpsServer('notifier', http_port(9103), service.health)

@@ -28,6 +28,7 @@ from services.notifier.config import NotifierSettings
 from services.notifier.domain.delivery import Defer, Suppress, plan_delivery, retry_moment
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.domain.render import build_context, render
+from shared import telemetry
 from shared.clock import Clock
 from shared.events import (
     ConsentState,
@@ -97,6 +98,7 @@ class NotifierHandlers:
 
         async def one(event: NotificationRequested, record: Any) -> None:
             async with slots:
+                telemetry.handling(record)  # this task's own record, for its trace
                 await self._on_event(event, record)
 
         for requests in rounds:
@@ -130,12 +132,13 @@ class NotifierHandlers:
 
     async def _attempt(self, request: NotificationRequested, partition: int, attempts: int,
                        source: Any) -> None:
-        # The views must hold every consent change written before this moment.
-        await asyncio.gather(self.consents.catch_up(), self.people.catch_up())
-        now = self.clock.now()
-        consent = self.consents.get(request.course_id) if request.course_id else None
-        plan = plan_delivery(request, self.people.get(request.recipient_id), consent, now,
-                             self.settings.quiet_from, self.settings.quiet_to)
+        with telemetry.stage("consent check"):
+            # The views must hold every consent change written before this moment.
+            await asyncio.gather(self.consents.catch_up(), self.people.catch_up())
+            now = self.clock.now()
+            consent = self.consents.get(request.course_id) if request.course_id else None
+            plan = plan_delivery(request, self.people.get(request.recipient_id), consent, now,
+                                 self.settings.quiet_from, self.settings.quiet_to)
         if isinstance(plan, Suppress):
             await self._settle(request, partition, LedgerEntry(
                 notification_id=request.notification_id, state="suppressed",
@@ -149,20 +152,22 @@ class NotifierHandlers:
         channel, recipient = plan.channel, plan.recipient
         psychologist = self.people.get(request.psychologist_id) if request.psychologist_id else None
         try:
-            rendered = render(request.kind, recipient.language, channel,
-                              build_context(request, recipient, psychologist))
+            with telemetry.stage("render"):
+                rendered = render(request.kind, recipient.language, channel,
+                                  build_context(request, recipient, psychologist))
         except TemplateError as exc:
             await self._fail(request, partition, channel, f"cannot render: {exc}", attempts, source)
             return
         try:
-            if channel == "email":
-                assert recipient.email is not None
-                provider_id = await self.smtp.send(recipient.email, rendered.subject,
-                                                   rendered.body, request.notification_id)
-            else:
-                assert recipient.phone is not None
-                provider_id = await self.sms.send(recipient.phone, rendered.body,
-                                                  request.notification_id)
+            with telemetry.stage(f"{'smtp' if channel == 'email' else 'sms'} send"):
+                if channel == "email":
+                    assert recipient.email is not None
+                    provider_id = await self.smtp.send(recipient.email, rendered.subject,
+                                                       rendered.body, request.notification_id)
+                else:
+                    assert recipient.phone is not None
+                    provider_id = await self.sms.send(recipient.phone, rendered.body,
+                                                      request.notification_id)
         except TemporaryFailure as exc:
             attempts += 1
             again = retry_moment(attempts, self.settings.max_attempts, now, exc.retry_after,
@@ -197,7 +202,8 @@ class NotifierHandlers:
 
     async def _settle(self, request: NotificationRequested, partition: int, entry: LedgerEntry,
                       sms_segments: int | None = None) -> None:
-        await self.ledger.put(entry.notification_id, entry, partition)
+        with telemetry.stage("state write"):
+            await self.ledger.put(entry.notification_id, entry, partition)
         NOTIFICATIONS.labels(entry.state, entry.channel or "", entry.reason or "").inc()
         crash_point("after_ledger")
         await self._publish_status(request, entry, sms_segments)
@@ -236,7 +242,8 @@ class NotifierHandlers:
             assert entry.due_at is not None
             status = NotificationDeferred(**common, until=entry.due_at,
                                           reason=entry.reason or entry.state)
-        await self.producer.publish(self.topics.notifications_status, status)
+        with telemetry.stage("publish"):
+            await self.producer.publish(self.topics.notifications_status, status)
 
     def _rebuild_parked(self) -> None:
         self._parked = [(e.due_at, k) for k, e in self.ledger.items()

@@ -14,6 +14,7 @@ from shared.logging import configure_logging
 from shared.ops import OpsServer, http_port
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
+from shared.telemetry import configure_tracing
 from shared.topics import Topics
 
 INTAKE_GROUP = "referral"
@@ -66,6 +67,7 @@ class ReferralService:
 def create_app() -> FastStream:
     """`faststream run --factory services.referral.app:create_app`, or `python -m` this module."""
     configure_logging()
+    configure_tracing("referral")
     service = ReferralService(KafkaSettings())
     app = FastStream(service.broker)
     ops = OpsServer('referral', http_port(9101), service.health)

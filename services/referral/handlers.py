@@ -11,15 +11,15 @@ from typing import Any
 
 from services.referral.domain import consent as consent_rules
 from services.referral.domain.intake import Destination, IntakeRecord, decide_intake, stable_id
+from shared import telemetry
 from shared.events import (
     ConsentRecorded,
-    Event,
     EventDecodeError,
     ReferralSubmitted,
     ReferralWithdrawn,
     decode_event,
 )
-from shared.kafka import EventProducer, decode_or_dead_letter
+from shared.kafka import EventProducer, Record, decode_or_dead_letter, event_record
 from shared.logging import get_logger
 from shared.state import ChangelogTable
 from shared.topics import Topics
@@ -47,7 +47,7 @@ class ReferralHandlers:
         it; then the outputs go out, then the state, then the offsets are committed."""
         await self.intake.wait_ready()
         decided: dict[str, tuple[IntakeRecord, int]] = {}
-        outputs: list[tuple[str, Event]] = []
+        outputs: list[Record] = []
         for record in records:
             event = await decode_or_dead_letter(self.producer, record,
                                                 self.topics.dlq("referrals"), INTAKE_EVENTS)
@@ -57,7 +57,8 @@ class ReferralHandlers:
             known = decided[event.referral_id][0] if event.referral_id in decided \
                 else self.intake.get(event.referral_id)
             try:
-                decision = decide_intake(known, event, datetime.now(UTC))
+                with telemetry.stage("rules"):
+                    decision = decide_intake(known, event, datetime.now(UTC))
             except Exception as exc:
                 # A bug in the intake rules must not hold up the partition: the referral waits
                 # in the DLQ, to be replayed once fixed. (Consent statements are not handled
@@ -68,7 +69,8 @@ class ReferralHandlers:
                     f"intake failed: {type(exc).__name__}: {exc}",
                     (record.topic, record.partition, record.offset))
                 continue
-            outputs.extend((self._topic(d), e) for d, e in decision.outputs)
+            # Encoded here, so each record carries the trace of the referral it came from.
+            outputs.extend(event_record(self._topic(d), e) for d, e in decision.outputs)
             if decision.record is not None:
                 decided[event.referral_id] = (decision.record, record.partition)
             log.info("referral", outcome=decision.outcome, referral_id=event.referral_id,
@@ -78,12 +80,14 @@ class ReferralHandlers:
         # sent together, a fast notifier could read a request (or a reminder the scheduler
         # made from a course event) before the person it names, and suppress it as unknown.
         people, notifications = self.topics.people, self.topics.notifications_requested
-        for wave in ([o for o in outputs if o[0] == people],
-                     [o for o in outputs if o[0] not in (people, notifications)],
-                     [o for o in outputs if o[0] == notifications]):
-            if wave:
-                await self.producer.publish_all(wave)
-        await self.intake.put_many([(k, v, p) for k, (v, p) in decided.items()])
+        with telemetry.batch_stage("publish"):
+            for wave in ([o for o in outputs if o[0] == people],
+                         [o for o in outputs if o[0] not in (people, notifications)],
+                         [o for o in outputs if o[0] == notifications]):
+                if wave:
+                    await self.producer.send_records(wave)
+        with telemetry.batch_stage("state write"):
+            await self.intake.put_many([(k, v, p) for k, (v, p) in decided.items()])
 
     async def on_course_or_session(self, record: Any) -> None:
         await self.on_courses_and_sessions([record])
@@ -92,6 +96,7 @@ class ReferralHandlers:
         await self.consents.wait_ready()
         recorded: dict[str, tuple[ConsentRecorded, int]] = {}
         for record in records:
+            telemetry.handling(record)
             try:
                 event = decode_event(record.value)
             except EventDecodeError:
@@ -102,7 +107,8 @@ class ReferralHandlers:
                 continue
             known = recorded[event.course_id][0] if event.course_id in recorded \
                 else self.consents.get(event.course_id)
-            updated = consent_rules.update(known.state if known else None, event)
+            with telemetry.stage("rules"):
+                updated = consent_rules.update(known.state if known else None, event)
             if updated is None:
                 continue
             if isinstance(updated, str):
@@ -122,4 +128,7 @@ class ReferralHandlers:
             log.info("consent_recorded", course_id=event.course_id,
                      leader_contact=updated.allows_leader_contact,
                      three_party_meeting=updated.allows_three_party_meeting)
-        await self.consents.put_many([(k, v, p) for k, (v, p) in recorded.items()])
+        # The consents topic is also what the scheduler and the notifier read: each record takes
+        # the trace of the course's event that changed it.
+        with telemetry.batch_stage("state write"):
+            await self.consents.put_many([(k, v, p) for k, (v, p) in recorded.items()])
