@@ -4,6 +4,7 @@ COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
 COPY devtools ./devtools
+COPY config ./config
 RUN pip install --no-cache-dir .
 ENV PYTHONUNBUFFERED=1
 USER nobody

@@ -83,6 +83,12 @@ def _dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from services.reporting.cli import run
+
+    return run(args.period, args.format, args.team_lead)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lederkontakt")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--offset", type=int, action="append", help="only these DLQ offsets")
     dlq.add_argument("--value-file", help="replay one message with this file's bytes instead")
     dlq.set_defaults(func=_dlq)
+
+    report = sub.add_parser("report", help="print a period's report from the reports topic")
+    report.add_argument("--period", required=True, help="2026-11, 2026-Q4 or 2026")
+    report.add_argument("--format", choices=["json", "csv"], default="json",
+                        help="csv opens in Danish Excel (semicolons, decimal commas)")
+    report.add_argument("--team-lead", action="store_true",
+                        help="the team lead's figures per psychologist instead")
+    report.set_defaults(func=_report)
     return parser
 
 

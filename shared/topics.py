@@ -40,6 +40,9 @@ SPECS: tuple[TopicSpec, ...] = (
     TopicSpec("referral.dedup-changelog", cleanup="compact"),
     TopicSpec("contact-scheduler.state-changelog", cleanup="compact"),
     TopicSpec("notifier.ledger", cleanup="compact"),
+    TopicSpec("reporting.referral-facts"),
+    TopicSpec("reporting.course-facts", cleanup="compact"),
+    TopicSpec("reports", cleanup="compact", partitions=1),
 )
 
 
@@ -98,6 +101,18 @@ class Topics:
     @property
     def notifier_ledger(self) -> str:
         return self.name("notifier.ledger")
+
+    @property
+    def reporting_referral_facts(self) -> str:
+        return self.name("reporting.referral-facts")
+
+    @property
+    def reporting_facts(self) -> str:
+        return self.name("reporting.course-facts")
+
+    @property
+    def reports(self) -> str:
+        return self.name("reports")
 
     def all_specs(self) -> list[TopicSpec]:
         specs: list[TopicSpec] = []
