@@ -16,6 +16,7 @@ from shared.logging import configure_logging
 from shared.ops import OpsServer, http_port
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
+from shared.telemetry import configure_tracing
 from shared.topics import Topics
 
 INTAKE_GROUP = "reporting-intake"
@@ -74,6 +75,7 @@ class ReportingService:
 def create_app() -> FastStream:
     """`python -m services.reporting.app`."""
     configure_logging()
+    configure_tracing("reporting")
     service = ReportingService(KafkaSettings())
     app = FastStream(service.broker)
     ops = OpsServer("reporting", http_port(9104), service.health)
