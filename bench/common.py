@@ -36,7 +36,8 @@ def broker() -> Iterator[str]:
 
 async def fresh_topics(bootstrap: str) -> KafkaSettings:
     settings = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"b{uuid.uuid4().hex[:8]}-")
-    await create_topics(settings.aiokafka_kwargs(), Topics(settings.topic_prefix))
+    await create_topics(settings.aiokafka_kwargs(), Topics(settings.topic_prefix),
+                        settings.replication_factor)
     return settings
 
 

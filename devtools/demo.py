@@ -208,7 +208,8 @@ def run(bootstrap: str | None = None, days: float = 3.0, quiet: bool = False) ->
         started_broker = kafka_broker.running_pid(home) is None
         bootstrap = kafka_broker.start(home)
     settings = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"demo{int(time.time())}-")
-    asyncio.run(create_topics(settings.aiokafka_kwargs(), Topics(settings.topic_prefix)))
+    asyncio.run(create_topics(settings.aiokafka_kwargs(), Topics(settings.topic_prefix),
+                             settings.replication_factor))
     server_tls, cafile = local_tls()
     controller, sink = start_sink(server_tls, folder=REPO / ".cache" / "demo" / "mail")
     sms = SmsGatewayDouble().start()

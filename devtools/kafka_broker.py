@@ -1,4 +1,5 @@
-"""A real single-node Apache Kafka broker (KRaft) for development and tests.
+"""A real Apache Kafka broker (KRaft) for development and tests: one combined
+broker+controller node, or a cluster of such nodes (devtools/kafka_cluster.py).
 
 The broker's jars come from Maven Central (org.apache.kafka:kafka_2.13, newest 4.x) and are
 cached in a folder the repository ignores, so no Docker engine is needed.
@@ -74,10 +75,26 @@ class BrokerHome:
     # Extra server.properties lines and storage-format arguments (e.g. a SCRAM listener).
     extra_config: tuple[str, ...] = ()
     format_args: tuple[str, ...] = ()
+    node_id: int = 1
+    # Every voter of the controller quorum as (node id, controller port); empty: this node alone.
+    quorum: tuple[tuple[int, int], ...] = ()
+    # The port clients are told to use, when it is not the listener's own (e.g. a proxy's).
+    advertised_port: int | None = None
+    heap: str = "768m"
 
     @property
     def controller_port(self) -> int:
         return self.port + 1
+
+    @property
+    def internal_port(self) -> int:
+        """Brokers of a cluster replicate over a listener of their own, so a fault put between
+        clients and brokers (a proxy) never hits replication."""
+        return self.port + 2
+
+    @property
+    def voters(self) -> tuple[tuple[int, int], ...]:
+        return self.quorum or ((self.node_id, self.controller_port),)
 
     @property
     def bootstrap(self) -> str:
@@ -158,30 +175,60 @@ def _cluster_id() -> str:
             return candidate
 
 
-def write_config(home: BrokerHome) -> None:
+def _listener_lines(home: BrokerHome) -> tuple[str, ...]:
     h, p, c = home.host, home.port, home.controller_port
+    advertised = home.advertised_port or p
+    if not home.quorum:
+        return (f"listeners=PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}",
+                f"advertised.listeners=PLAINTEXT://{h}:{advertised}",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT")
+    i = home.internal_port
+    return (f"listeners=PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c},INTERNAL://{h}:{i}",
+            f"advertised.listeners=PLAINTEXT://{h}:{advertised},INTERNAL://{h}:{i}",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+            "INTERNAL:PLAINTEXT",
+            "inter.broker.listener.name=INTERNAL")
+
+
+def _replication_lines(home: BrokerHome) -> tuple[str, ...]:
+    """Kafka's internal topics (offsets, transactions) replicated like ours: three copies and two
+    in sync once there are three nodes, so losing any one node loses no committed offset."""
+    replicas = min(3, len(home.voters))
+    min_isr = 2 if replicas == 3 else 1
+    lines = (f"offsets.topic.replication.factor={replicas}",
+             f"transaction.state.log.replication.factor={replicas}",
+             f"transaction.state.log.min.isr={min_isr}",
+             f"share.coordinator.state.topic.replication.factor={replicas}",
+             f"share.coordinator.state.topic.min.isr={min_isr}",
+             f"default.replication.factor={replicas}",
+             f"min.insync.replicas={min_isr}",
+             "unclean.leader.election.enable=false")
+    if not home.quorum:
+        return lines
+    # A lagging follower leaves the ISR after 10 s (Kafka's default is 30 s): a frozen node then
+    # holds up acks=all writes for a shorter while. Fewer threads: three JVMs share two cores.
+    return (*lines, "replica.lag.time.max.ms=10000", "num.network.threads=2",
+            "num.io.threads=4", "background.threads=4", "num.recovery.threads.per.data.dir=1")
+
+
+def write_config(home: BrokerHome) -> None:
+    voters = ",".join(f"{node}@{home.host}:{port}" for node, port in home.voters)
+    home.root.mkdir(parents=True, exist_ok=True)
     home.config_file.write_text("\n".join([
         "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@{h}:{c}",
+        f"node.id={home.node_id}",
+        f"controller.quorum.voters={voters}",
         "controller.listener.names=CONTROLLER",
-        "inter.broker.listener.name=PLAINTEXT",
         f"log.dirs={home.data}",
         "num.partitions=3",
-        "offsets.topic.replication.factor=1",
         "offsets.topic.num.partitions=10",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
         "transaction.state.log.num.partitions=10",
-        "share.coordinator.state.topic.replication.factor=1",
-        "share.coordinator.state.topic.min.isr=1",
         "group.initial.rebalance.delay.ms=0",
         "log.cleaner.backoff.ms=1000",
-        *(home.extra_config or (
-            f"listeners=PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}",
-            f"advertised.listeners=PLAINTEXT://{h}:{p}",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        )),
+        *_replication_lines(home),
+        # Extra lines come last: a key given twice takes its last value.
+        *(home.extra_config or _listener_lines(home)),
         "",
     ]))
     (home.root / "log4j2.yaml").write_text(LOG4J2)
@@ -189,15 +236,16 @@ def write_config(home: BrokerHome) -> None:
 
 def _java_cmd(home: BrokerHome, main: str, *args: str) -> list[str]:
     java = _require("java", "install Java 17+ (apt-get install openjdk-17-jre-headless)")
-    return [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC",
+    return [java, "-Xms256m", f"-Xmx{home.heap}", "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={home.root / 'log4j2.yaml'}",
             "-cp", str(home.libs / "*"), main, *args]
 
 
-def format_storage(home: BrokerHome) -> None:
+def format_storage(home: BrokerHome, cluster_id: str | None = None) -> None:
+    """Format the node's log dir once; every node of a cluster gets the same cluster id."""
     if (home.data / "meta.properties").exists():
         return
-    cmd = _java_cmd(home, "kafka.tools.StorageTool", "format", "-t", _cluster_id(),
+    cmd = _java_cmd(home, "kafka.tools.StorageTool", "format", "-t", cluster_id or _cluster_id(),
                     "-c", str(home.config_file), *home.format_args)
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -250,17 +298,25 @@ def wait_ready(home: BrokerHome, proc: subprocess.Popen[bytes],
                       f"see {home.log_file}")
 
 
+def launch(home: BrokerHome) -> subprocess.Popen[bytes]:
+    """Start the node's process (storage already formatted) without waiting for it: the nodes of
+    a cluster only answer once a quorum of them runs."""
+    write_config(home)
+    with home.log_file.open("ab") as log:
+        proc = subprocess.Popen(_java_cmd(home, "kafka.Kafka", str(home.config_file)),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    home.pid_file.write_text(str(proc.pid))
+    return proc
+
+
 def start(home: BrokerHome) -> str:
+    """Start one node (alone, or back into its running cluster) and wait until it answers."""
     if running_pid(home) is not None:
         return home.bootstrap
     resolve_jars(home)
     write_config(home)
     format_storage(home)
-    with home.log_file.open("ab") as log:
-        proc = subprocess.Popen(_java_cmd(home, "kafka.Kafka", str(home.config_file)),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    home.pid_file.write_text(str(proc.pid))
-    wait_ready(home, proc)
+    wait_ready(home, launch(home))
     return home.bootstrap
 
 
@@ -269,6 +325,7 @@ def stop(home: BrokerHome, timeout: float = 30.0) -> bool:
     if pid is None:
         home.pid_file.unlink(missing_ok=True)
         return False
+    os.kill(pid, signal.SIGCONT)  # a node frozen by a fault test could not act on SIGTERM
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and running_pid(home) == pid:
@@ -285,24 +342,32 @@ def reset(home: BrokerHome) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from devtools import kafka_cluster
+
     parser = argparse.ArgumentParser(prog="kafka", description=__doc__)
     parser.add_argument("command", choices=["start", "stop", "status", "reset"])
+    parser.add_argument("--nodes", type=int, default=None,
+                        help="nodes of the local cluster (start: 1; others: as started)")
     args = parser.parse_args(argv)
-    home = default_home()
+    first = default_home()
+    nodes = args.nodes or (1 if args.command == "start" else kafka_cluster.recorded_size(first))
     try:
+        homes = kafka_cluster.node_homes(first, nodes)
         if args.command == "start":
-            print(start(home))
+            print(kafka_cluster.start(homes))
         elif args.command == "stop":
-            print("stopped" if stop(home) else "not running")
+            stopped = kafka_cluster.stop(homes)
+            print(f"stopped {sum(stopped)} of {len(homes)} node(s)" if any(stopped)
+                  else "not running")
         elif args.command == "status":
-            pid = running_pid(home)
-            version = kafka_version(home) or "not downloaded"
-            state = f"running (pid {pid})" if pid else "not running"
-            print(f"{state} on {home.bootstrap}, kafka {version}")
-            return 0 if pid else 3
+            version = kafka_version(first) or "not downloaded"
+            print(f"kafka {version}, {len(homes)} node(s), bootstrap "
+                  f"{kafka_cluster.bootstrap(homes)}")
+            print("\n".join(kafka_cluster.describe(homes)))
+            return 0 if all(running_pid(h) for h in homes) else 3
         else:
-            reset(home)
-            print(f"stopped and removed {home.data}")
+            kafka_cluster.reset(homes)
+            print(f"stopped and removed {', '.join(str(h.data) for h in homes)}")
     except BrokerError as exc:
         print(f"kafka: {exc}", file=sys.stderr)
         return 1

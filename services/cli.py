@@ -12,12 +12,18 @@ from pydantic import ValidationError
 
 from shared.logging import configure_logging, redact_text
 from shared.settings import KafkaSettings
-from shared.topics import Topics, create_topics
+from shared.topics import ReplicationError, Topics, create_topics
 
 
 def _topics_create(_: argparse.Namespace) -> int:
     settings = KafkaSettings()
-    created = asyncio.run(create_topics(settings.aiokafka_kwargs(), Topics(settings.topic_prefix)))
+    try:
+        created = asyncio.run(create_topics(settings.aiokafka_kwargs(),
+                                            Topics(settings.topic_prefix),
+                                            settings.replication_factor))
+    except ReplicationError as exc:
+        print(f"lederkontakt: {exc}", file=sys.stderr)
+        return 1
     total = len(Topics(settings.topic_prefix).all_specs())
     print(f"{len(created)} topics created, {total - len(created)} already existed")
     return 0
@@ -26,7 +32,7 @@ def _topics_create(_: argparse.Namespace) -> int:
 def _kafka(args: argparse.Namespace) -> int:
     from devtools import kafka_broker
 
-    return kafka_broker.main([args.action])
+    return kafka_broker.main([args.action, *(["--nodes", str(args.nodes)] if args.nodes else [])])
 
 
 def _people_erase(args: argparse.Namespace) -> int:
@@ -97,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     topics.add_parser("create", help="create every missing topic").set_defaults(func=_topics_create)
 
-    kafka = sub.add_parser("kafka", help="the local single-node broker")
+    kafka = sub.add_parser("kafka", help="the local broker or cluster")
     kafka.add_argument("action", choices=["start", "stop", "status", "reset"])
+    kafka.add_argument("--nodes", type=int, help="nodes of the local cluster")
     kafka.set_defaults(func=_kafka)
 
     people = sub.add_parser("people", help="people and their contact details").add_subparsers(

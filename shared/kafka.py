@@ -254,6 +254,8 @@ def make_broker(settings: Any) -> KafkaBroker:
         security = cls(username=settings.sasl_username or "", password=password,
                        ssl_context=kwargs.get("ssl_context"),
                        use_ssl=settings.security_protocol == "SASL_SSL")
+    # The services publish through EventProducer; should anything publish through the broker,
+    # it gets the same guarantee: acknowledged by every in-sync replica, never written twice.
     return KafkaBroker(kwargs["bootstrap_servers"], client_id=kwargs["client_id"],
-                       security=security, log_level=logging.DEBUG,
-                       middlewares=(KafkaTelemetryMiddleware(),))
+                       security=security, log_level=logging.DEBUG, acks="all",
+                       enable_idempotence=True, middlewares=(KafkaTelemetryMiddleware(),))

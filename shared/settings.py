@@ -22,6 +22,8 @@ class KafkaSettings(BaseSettings):
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     topic_prefix: str = ""
+    # Copies of each topic; None: 3 when the cluster has at least three brokers, else 1.
+    replication_factor: int | None = None
 
     def aiokafka_kwargs(self) -> dict[str, Any]:
         """Keyword arguments understood by AIOKafkaProducer, AIOKafkaConsumer and the admin client."""

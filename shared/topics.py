@@ -123,19 +123,47 @@ class Topics:
         return specs
 
 
+class ReplicationError(Exception):
+    """The topics cannot be replicated as asked on this cluster; printed as one line."""
+
+
+def replication_for(brokers: int, requested: int | None = None) -> int:
+    """Three copies of every topic once the cluster has three brokers, else one; an explicit
+    factor must fit the cluster, since Kafka would refuse it anyway, topic by topic."""
+    factor = requested if requested is not None else (3 if brokers >= 3 else 1)
+    if factor < 1:
+        raise ReplicationError(f"replication factor must be at least 1, not {factor}")
+    if factor > brokers:
+        raise ReplicationError(f"replication factor {factor} needs at least {factor} brokers; "
+                               f"the cluster has {brokers}")
+    return factor
+
+
+def replication_configs(factor: int) -> dict[str, str]:
+    """With three copies a write counts once two of them have it (acks=all), so one broker can
+    be lost or restarted without losing an acknowledged record or stopping writes. A replica
+    that fell out of sync never becomes leader: that would silently drop acknowledged records."""
+    return {"min.insync.replicas": "2" if factor >= 3 else "1",
+            "unclean.leader.election.enable": "false"}
+
+
 async def create_topics(
-    kafka_kwargs: dict[str, Any], topics: Topics, replication_factor: int = 1
+    kafka_kwargs: dict[str, Any], topics: Topics, replication_factor: int | None = None
 ) -> list[str]:
-    """Create every missing topic; existing ones are left as they are. Returns those created."""
+    """Create every missing topic; existing ones are left as they are. Returns those created.
+    The replication factor is `replication_factor`, or follows the cluster's size."""
     admin = AIOKafkaAdminClient(**kafka_kwargs)
     await admin.start()
     try:
+        brokers = len((await admin.describe_cluster())["brokers"])
+        factor = replication_for(brokers, replication_factor)
         existing = set(await admin.list_topics())
         wanted = [s for s in topics.all_specs() if s.name not in existing]
         if not wanted:
             return []
         response = await admin.create_topics(
-            [NewTopic(s.name, s.partitions, replication_factor, topic_configs=s.configs())
+            [NewTopic(s.name, s.partitions, factor,
+                      topic_configs={**s.configs(), **replication_configs(factor)})
              for s in wanted]
         )
         created: list[str] = []

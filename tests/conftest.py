@@ -33,7 +33,8 @@ async def kafka(kafka_bootstrap: str) -> AsyncIterator[KafkaSettings]:
         topic_prefix=f"t{uuid.uuid4().hex[:10]}-",
         client_id="lederkontakt-test",
     )
-    await create_topics(settings.aiokafka_kwargs(), Topics(settings.topic_prefix))
+    await create_topics(settings.aiokafka_kwargs(), Topics(settings.topic_prefix),
+                        settings.replication_factor)
     yield settings
 
 
