@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from devtools import kafka_broker
+from devtools import kafka_broker, kafka_cluster
 
 TEST_BROKER_PORT = int(os.environ.get("LEDERKONTAKT_TEST_KAFKA_PORT", "19092"))
+# The tests' three-node cluster (nine ports from here), apart from the single test broker's.
+TEST_CLUSTER_PORT = int(os.environ.get("LEDERKONTAKT_TEST_CLUSTER_PORT", str(TEST_BROKER_PORT + 50)))
 
 
 def docker_answers() -> bool:
@@ -22,6 +24,27 @@ def docker_answers() -> bool:
         return subprocess.run([docker, "info"], capture_output=True, timeout=5).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
+
+
+def kafka_home() -> Path:
+    repo = Path(__file__).resolve().parent.parent
+    return Path(os.environ.get("LEDERKONTAKT_KAFKA_HOME", repo / ".cache" / "kafka"))
+
+
+@contextmanager
+def local_cluster(nodes: int = 3, port: int = TEST_CLUSTER_PORT,
+                  advertised_ports: list[int] | None = None) -> Iterator[tuple[kafka_broker.BrokerHome, ...]]:
+    """A fresh local cluster of `nodes` KRaft nodes, for tests that stop, freeze and restart
+    brokers (so never a shared or external one); removed afterwards."""
+    homes = kafka_cluster.node_homes(
+        kafka_broker.BrokerHome(root=kafka_home(), host="127.0.0.1", port=port), nodes,
+        advertised_ports)
+    kafka_cluster.reset(homes)
+    kafka_cluster.start(homes)
+    try:
+        yield homes
+    finally:
+        kafka_cluster.reset(homes)
 
 
 @contextmanager
@@ -36,12 +59,7 @@ def kafka_bootstrap_servers() -> Iterator[str]:
         with KafkaContainer().with_kraft() as container:
             yield container.get_bootstrap_server()
         return
-    repo = Path(__file__).resolve().parent.parent
-    home = kafka_broker.BrokerHome(
-        root=Path(os.environ.get("LEDERKONTAKT_KAFKA_HOME", repo / ".cache" / "kafka")),
-        host="127.0.0.1",
-        port=TEST_BROKER_PORT,
-    )
+    home = kafka_broker.BrokerHome(root=kafka_home(), host="127.0.0.1", port=TEST_BROKER_PORT)
     already_running = kafka_broker.running_pid(home) is not None
     # A fresh log dir per session: topics of earlier runs would only slow the broker down.
     if not already_running:
