@@ -208,8 +208,14 @@ def _replication_lines(home: BrokerHome) -> tuple[str, ...]:
         return lines
     # A lagging follower leaves the ISR after 10 s (Kafka's default is 30 s): a frozen node then
     # holds up acks=all writes for a shorter while. Fewer threads: three JVMs share two cores.
+    # On a loaded machine a node can take minutes to register, and a quorum vote a few seconds:
+    # give registration five minutes and the quorum's timeouts some slack, so a slow start is
+    # not taken for a dead node.
     return (*lines, "replica.lag.time.max.ms=10000", "num.network.threads=2",
-            "num.io.threads=4", "background.threads=4", "num.recovery.threads.per.data.dir=1")
+            "num.io.threads=4", "background.threads=4", "num.recovery.threads.per.data.dir=1",
+            "initial.broker.registration.timeout.ms=300000",
+            "controller.quorum.election.timeout.ms=2000",
+            "controller.quorum.fetch.timeout.ms=4000")
 
 
 def write_config(home: BrokerHome) -> None:
@@ -309,14 +315,14 @@ def launch(home: BrokerHome) -> subprocess.Popen[bytes]:
     return proc
 
 
-def start(home: BrokerHome) -> str:
+def start(home: BrokerHome, timeout: float = READY_TIMEOUT_S) -> str:
     """Start one node (alone, or back into its running cluster) and wait until it answers."""
     if running_pid(home) is not None:
         return home.bootstrap
     resolve_jars(home)
     write_config(home)
     format_storage(home)
-    wait_ready(home, launch(home))
+    wait_ready(home, launch(home), timeout)
     return home.bootstrap
 
 
