@@ -256,6 +256,8 @@ def make_broker(settings: Any) -> KafkaBroker:
                        use_ssl=settings.security_protocol == "SASL_SSL")
     # The services publish through EventProducer; should anything publish through the broker,
     # it gets the same guarantee: acknowledged by every in-sync replica, never written twice.
-    return KafkaBroker(kwargs["bootstrap_servers"], client_id=kwargs["client_id"],
+    # FastStream takes one string for one address: a cluster's comma-separated list goes as a list.
+    servers = [server.strip() for server in kwargs["bootstrap_servers"].split(",") if server.strip()]
+    return KafkaBroker(servers, client_id=kwargs["client_id"],
                        security=security, log_level=logging.DEBUG, acks="all",
                        enable_idempotence=True, middlewares=(KafkaTelemetryMiddleware(),))

@@ -85,3 +85,12 @@ def test_three_copies_need_two_in_sync_and_no_unclean_leader() -> None:
     assert replication_configs(3) == {"min.insync.replicas": "2",
                                       "unclean.leader.election.enable": "false"}
     assert replication_configs(1)["min.insync.replicas"] == "1"
+
+
+def test_the_services_broker_bootstraps_from_every_address_of_a_cluster() -> None:
+    from shared.kafka import make_broker
+    from shared.settings import KafkaSettings
+
+    broker = make_broker(KafkaSettings(bootstrap_servers="127.0.0.1:1, 127.0.0.1:2,127.0.0.1:3"))
+    assert broker._connection_kwargs["bootstrap_servers"] == [
+        "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]
