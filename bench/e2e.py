@@ -113,17 +113,20 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
             await _offer(settings, topics, courses, None)
             await _settled(smtp, courses)
             offered_from, before = time.time(), smtp.count
+            cpu_from = _cpu_seconds(procs)
             sent_at = await _offer_sessions(settings, topics, courses, rate)
             # Three-party news to three people, and the psychologist's first reminder of the
             # new meeting point (its 08:30 has passed, so it fires at once): 4 mails a course.
             expected = before + 4 * courses
         else:
             offered_from = time.time()
+            cpu_from = _cpu_seconds(procs)
             sent_at = await _offer(settings, topics, count, rate)
             expected = count + 1
         deadline = time.time() + 900
         while smtp.count < expected and time.time() < deadline:
             await asyncio.sleep(0.1)
+        cpu_to = _cpu_seconds(procs)
     finally:
         for p in procs:
             p.terminate()
@@ -138,10 +141,24 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
     result: dict[str, object] = {
         "events": events, "mails": len([m for m in mails if m[1] >= offered_from]),
         "events_per_s": round(events / (last - offered_from), 1),
-        "p50_s": _pct(latencies, 0.5), "p99_s": _pct(latencies, 0.99)}
+        "p50_s": _pct(latencies, 0.5), "p99_s": _pct(latencies, 0.99),
+        # CPU time each service process used per measured event: unlike the latencies, it does
+        # not grow when other programs take the machine's cores.
+        "cpu_ms_per_event": {m: round(1000 * (cpu_to[i] - cpu_from[i]) / events, 3)
+                             for i, m in enumerate(services)}}
     if sink is not None:
         result["hops"] = hops(spans, offered_from, topics.prefix)
     return result
+
+
+def _cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> list[float]:
+    """User + system CPU seconds of each process so far (/proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = []
+    for p in procs:
+        fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        out.append((int(fields[11]) + int(fields[12])) / ticks)
+    return out
 
 
 async def _settled(smtp: SmtpServerProcess, at_least: int) -> None:
@@ -235,7 +252,8 @@ def curve(bootstrap: str, path: str, rates: list[float], seconds: float, events:
 
 def _print_point(path: str, offered: str, point: dict[str, object]) -> None:
     print(f"{path:9} offered {offered:>10}: {point['events_per_s']:>7}/s  p50 {point['p50_s']:.3f} s"
-          f"  p99 {point['p99_s']:.3f} s", file=sys.stderr, flush=True)
+          f"  p99 {point['p99_s']:.3f} s  CPU ms/event {point.get('cpu_ms_per_event')}",
+          file=sys.stderr, flush=True)
     hops = point.get("hops")
     if isinstance(hops, dict):
         print_hops(hops)
@@ -253,16 +271,19 @@ def plot(result: dict[str, object], out: Path) -> None:
         runs = result.get(path)
         if not isinstance(runs, dict):
             continue
-        points = runs["curve"]
-        x = [p["offered_per_s"] or p["events_per_s"] for p in points]
+        points = [p for p in runs["curve"] if p["offered_per_s"]]
+        x = [p["offered_per_s"] for p in points]
         ax.plot(x, [p["p50_s"] for p in points], "o--", color=colour, label=f"{path} p50")
         ax.plot(x, [p["p99_s"] for p in points], "s-", color=colour, label=f"{path} p99")
+        # Saturation at the rate it reached, not joined to the curve; the dotted line is half of it.
         sat = runs["saturation"]
-        ax.axvline(sat["events_per_s"], color=colour, alpha=0.3, linestyle=":")
+        ax.plot([sat["events_per_s"]] * 2, [sat["p50_s"], sat["p99_s"]], "*", markersize=12,
+                color=colour, label=f"{path} saturation ({sat['events_per_s']}/s) p50, p99")
+        ax.axvline(sat["events_per_s"] / 2, color=colour, alpha=0.4, linestyle=":")
     ax.axhline(0.25, color="red", alpha=0.5, linewidth=1, label="250 ms")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("offered load, events/s (last point: saturation, at the rate reached)")
+    ax.set_xlabel("offered load, events/s (stars: saturation; dotted: half of it)")
     ax.set_ylabel("latency, s (event in to e-mail accepted)")
     ax.set_title("lederkontakt end to end: latency against offered load")
     ax.grid(True, which="both", alpha=0.3)
@@ -285,13 +306,15 @@ def main() -> None:
                         help="services export spans over OTLP to this program, which prints per "
                              "hop how long records waited before they were consumed and how long "
                              "their handler took")
+    parser.add_argument("--passthrough-count", type=int, default=30_000,
+                        help="messages of the raw passthrough ceiling")
     parser.add_argument("--name", default="e2e", help="result file name under bench/results/")
     args = parser.parse_args()
     rates = args.rates or ([20.0, 200.0] if args.trace else [10.0, 20.0, 50.0, 100.0, 200.0])
     result: dict[str, object] = {"events": args.events, "smtp_connections": SMTP_CONNECTIONS,
                                  "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()}
     with broker() as bootstrap:
-        raw = asyncio.run(passthrough(bootstrap, max(args.events, 30_000)))
+        raw = asyncio.run(passthrough(bootstrap, max(args.events, args.passthrough_count)))
         server = SmtpServerProcess()
         smtp = asyncio.run(smtp_ceiling(server.port, server.cafile, args.events,
                                         SMTP_CONNECTIONS))
