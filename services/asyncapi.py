@@ -12,51 +12,23 @@ from typing import Any, Union
 
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+from pydantic.json_schema import models_json_schema
 
-from shared.events import (
-    ConsentRecorded,
-    ContactPointBlocked,
-    ContactPointCancelled,
-    ContactPointCompleted,
-    ContactPointDue,
-    ContactPointOverdue,
-    ContactPointScheduled,
-    CourseCancelled,
-    CourseStarted,
-    NotificationDeferred,
-    NotificationFailed,
-    NotificationRequested,
-    NotificationSent,
-    NotificationSuppressed,
-    PersonErased,
-    PersonUpserted,
+from shared.catalogue import (
+    EVENT_TYPES_BY_CLASS,
+    SERVICES,
+    events_on,
+    events_published,
+    published_by,
 )
 from shared.settings import KafkaSettings
-from shared.topics import Topics
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "asyncapi"
-T = Topics()
+REFS = "#/components/schemas/{model}"
 
-# What each service publishes: the documents list these as its send operations.
-OUTPUTS: dict[str, list[tuple[str, Any, str]]] = {
-    "referral": [
-        (T.courses, Union[CourseStarted, CourseCancelled], "Courses opened and cancelled"),  # noqa: UP007
-        (T.people, Union[PersonUpserted, PersonErased], "People and erasures (compacted)"),  # noqa: UP007
-        (T.consents, ConsentRecorded, "Current consent of each course (compacted)"),
-        (T.notifications_requested, NotificationRequested, "Receipts to referring leaders"),
-    ],
-    "contact-scheduler": [
-        (T.contact_points, Union[ContactPointScheduled, ContactPointDue, ContactPointOverdue,  # noqa: UP007
-                                 ContactPointCompleted, ContactPointCancelled,
-                                 ContactPointBlocked], "Every contact point state change"),
-        (T.notifications_requested, NotificationRequested, "Reminders, escalations, leader news"),
-    ],
-    "notifier": [
-        (T.notifications_status, Union[NotificationSent, NotificationSuppressed,  # noqa: UP007
-                                       NotificationFailed, NotificationDeferred],
-         "What became of each notification"),
-    ],
-}
+
+def _union(events: tuple[Any, ...]) -> Any:
+    return events[0] if len(events) == 1 else Union[events]  # noqa: UP007
 
 
 def _broker(service: str) -> KafkaBroker:
@@ -73,22 +45,48 @@ def _broker(service: str) -> KafkaBroker:
         broker = SchedulerService(settings, SystemClock()).broker
     else:
         broker = NotifierService(settings, NotifierSettings(), SystemClock()).broker
-    for topic, schema, description in OUTPUTS[service]:
-        broker.publisher(topic, schema=schema, description=description)
+    # What each service publishes, from the catalogue: the documents list these as its send
+    # operations.
+    for topic in published_by(service):
+        events = events_published(service, topic)
+        broker.publisher(topic, schema=_union(events),
+                         description=", ".join(EVENT_TYPES_BY_CLASS[e] for e in events))
     return broker
+
+
+def _with_consumed_payloads(doc: dict[str, Any]) -> dict[str, Any]:
+    """FastStream sees a batch of raw records in each subscriber, so it documents an empty
+    payload; every consumed channel gets the events the catalogue puts on its topic instead."""
+    schemas = doc["components"]["schemas"]
+    messages = doc["components"]["messages"]
+    for operation in doc["operations"].values():
+        if operation["action"] != "receive":
+            continue
+        channel = doc["channels"][operation["channel"]["$ref"].rsplit("/", 1)[1]]
+        refs, defs = models_json_schema([(cls, "validation") for cls in events_on(channel["address"])],
+                                        ref_template=REFS)
+        schemas.update(defs.get("$defs", {}))
+        for ref in channel["messages"].values():
+            name = ref["$ref"].rsplit("/", 1)[1]
+            payload = f"{name}:Payload"
+            schemas[payload] = {"anyOf": list(refs.values()), "title": payload}
+            messages[name]["payload"] = {"$ref": f"#/components/schemas/{payload}"}
+    if "EmptyPayload" in schemas and '"#/components/schemas/EmptyPayload"' not in json.dumps(doc):
+        del schemas["EmptyPayload"]
+    return doc
 
 
 def document(service: str) -> dict[str, Any]:
     spec = AsyncAPI(_broker(service), title=f"lederkontakt {service}", version="1")
     result: dict[str, Any] = json.loads(spec.to_specification().to_json())
-    return result
+    return _with_consumed_payloads(result)
 
 
 def write(check: bool = False) -> list[str]:
     """Write (or, with check, compare) every document; returns the names that differ."""
     DOCS.mkdir(parents=True, exist_ok=True)
     stale = []
-    for service in OUTPUTS:
+    for service in SERVICES:
         path = DOCS / f"{service}.json"
         text = json.dumps(document(service), indent=2, sort_keys=True) + "\n"
         if check:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
+from shared.catalogue import SERVICES
 from shared.logging import configure_logging, redact_text
 from shared.settings import KafkaSettings
 from shared.topics import ReplicationError, Topics, create_topics
@@ -118,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("topics", nargs="*", help="topics (default: all but people)")
     tail.add_argument("--course", help="only this course id")
     tail.add_argument("--type", action="append", help="only event types starting with this")
-    tail.add_argument("--service", choices=["referral", "contact-scheduler", "notifier"],
+    tail.add_argument("--service", choices=SERVICES,
                       help="only what this service publishes")
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest event")
     tail.set_defaults(func=_tail)

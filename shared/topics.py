@@ -8,6 +8,9 @@ from typing import Any, Literal
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from shared.catalogue import topic_of
+from shared.events import Event
+
 DEFAULT_PARTITIONS = 6
 
 
@@ -57,6 +60,14 @@ class Topics:
 
     def dlq(self, base: str) -> str:
         return f"{self.prefix}{base}.dlq"
+
+    def for_event(self, event: Event) -> str:
+        """The topic the catalogue routes this event to."""
+        return f"{self.prefix}{topic_of(event)}"
+
+    def base(self, topic: str) -> str:
+        """A topic's name without the prefix."""
+        return topic.removeprefix(self.prefix)
 
     @property
     def referrals(self) -> str:

@@ -27,8 +27,9 @@ from typing import Any
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.rules import Rules, Step
 from shared import telemetry
+from shared.catalogue import events_on, topic_of
 from shared.clock import Clock, sleep_until
-from shared.events import Event
+from shared.events import Event, NotificationRequested
 from shared.kafka import EventProducer, Record, decode_or_dead_letter, event_record
 from shared.logging import get_logger
 from shared.ops import CONTACT_POINTS
@@ -118,15 +119,16 @@ class SchedulerHandlers:
             self._counted(outputs)
 
     async def _decode(self, record: Any) -> Event | None:
-        base = record.topic.removeprefix(self.topics.prefix)
-        event = await decode_or_dead_letter(self.producer, record, self.topics.dlq(base))
+        base = self.topics.base(record.topic)
+        event = await decode_or_dead_letter(self.producer, record, self.topics.dlq(base),
+                                            events_on(base))
         if event is not None and event.course_id is None:
             await self._dead_letter(record, f"{getattr(event, 'type', '?')} without course_id")
             return None
         return event
 
     async def _dead_letter(self, record: Any, reason: str) -> None:
-        dlq = self.topics.dlq(record.topic.removeprefix(self.topics.prefix))
+        dlq = self.topics.dlq(self.topics.base(record.topic))
         await self.producer.dead_letter(dlq, record.value, record.key, reason,
                                         (record.topic, record.partition, record.offset))
 
@@ -251,18 +253,16 @@ class SchedulerHandlers:
             self._near.setdefault(at, []).append(course_id)
 
     def _encode(self, step: Step, partition: int) -> Fired:
-        destinations = {"contact-points": self.topics.contact_points,
-                        "notifications": self.topics.notifications_requested}
         outputs: list[Record] = []
-        for destination, event in step.outputs:
-            topic, _, key, value, headers = event_record(destinations[destination], event)
+        for event in step.outputs:
+            topic, _, key, value, headers = event_record(self.topics.for_event(event), event)
             outputs.append((topic, self.producer.partition_for(topic, key), key, value, headers))
         plan = step.plan
         return Fired(plan.course_id, partition, plan, outputs,
                      self.plans.record(plan.course_id, plan, partition),
-                     sum(1 for d, _ in step.outputs if d == "notifications"),
+                     sum(1 for e in step.outputs if isinstance(e, NotificationRequested)),
                      [(getattr(e, "kind", ""), getattr(e, "type", "").removeprefix("contact_point."))
-                      for d, e in step.outputs if d == "contact-points"])
+                      for e in step.outputs if topic_of(e) == "contact-points"])
 
     async def _publish(self, batch: list[Fired]) -> None:
         await self.producer.send_records([r for f in batch for r in f.outputs])

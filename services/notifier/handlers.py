@@ -29,6 +29,7 @@ from services.notifier.domain.delivery import Defer, Suppress, plan_delivery, re
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.domain.render import build_context, render
 from shared import telemetry
+from shared.catalogue import events_on
 from shared.clock import Clock
 from shared.events import (
     ConsentState,
@@ -87,7 +88,7 @@ class NotifierHandlers:
         for record in records:
             event = await decode_or_dead_letter(self.producer, record,
                                                 self.topics.dlq("notifications.requested"),
-                                                (NotificationRequested,))
+                                                events_on("notifications.requested"))
             if not isinstance(event, NotificationRequested):
                 continue
             n = seen[event.notification_id] = seen.get(event.notification_id, -1) + 1

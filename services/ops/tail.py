@@ -10,18 +10,13 @@ from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer
 
+from shared.catalogue import INPUTS, published_by
 from shared.events import Event, EventDecodeError, decode_event
 from shared.settings import KafkaSettings
-from shared.topics import Topics
+from shared.topics import SPECS, Topics
 
 DEFAULT_TOPICS = ("referrals", "courses", "sessions", "consents", "contact-points",
                   "notifications.requested", "notifications.status")
-# Which service writes which topic, for --service.
-PRODUCED_BY = {
-    "referral": ("courses", "people", "consents", "referrals.dlq"),
-    "contact-scheduler": ("contact-points", "notifications.requested"),
-    "notifier": ("notifications.status", "notifications.requested.dlq"),
-}
 COLOURS = {"referrals": 36, "courses": 34, "sessions": 35, "consents": 33, "people": 33,
            "contact-points": 32, "notifications.requested": 37, "notifications.status": 92}
 RED = 31
@@ -110,10 +105,17 @@ async def tail(settings: KafkaSettings, topics: Sequence[str], *, course: str | 
     return shown
 
 
+def written_by(service: str) -> list[str]:
+    """The topics a service writes: what it publishes, and the DLQs of what it reads."""
+    with_dlq = {spec.name for spec in SPECS if spec.has_dlq}
+    return published_by(service) + [f"{t}.dlq" for t in INPUTS[service] if t in with_dlq]
+
+
 def topics_for(requested: Sequence[str], service: str | None) -> list[str]:
     chosen = list(requested) or list(DEFAULT_TOPICS)
     if service:
-        chosen = [t for t in chosen if t in PRODUCED_BY[service]] or list(PRODUCED_BY[service])
+        mine = written_by(service)
+        chosen = [t for t in chosen if t in mine] or mine
     return chosen
 
 

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.referral.domain import consent as consent_rules
-from services.referral.domain.intake import Destination, IntakeRecord, decide_intake, stable_id
+from services.referral.domain.intake import IntakeRecord, decide_intake, stable_id
 from shared import telemetry
+from shared.catalogue import events_on
 from shared.events import (
     ConsentRecorded,
     EventDecodeError,
@@ -25,7 +26,6 @@ from shared.state import ChangelogTable
 from shared.topics import Topics
 
 log = get_logger("referral")
-INTAKE_EVENTS = (ReferralSubmitted, ReferralWithdrawn)
 
 
 @dataclass
@@ -34,10 +34,6 @@ class ReferralHandlers:
     producer: EventProducer
     intake: ChangelogTable[IntakeRecord]
     consents: ChangelogTable[ConsentRecorded]
-
-    def _topic(self, destination: Destination) -> str:
-        return {"people": self.topics.people, "courses": self.topics.courses,
-                "notifications": self.topics.notifications_requested}[destination]
 
     async def on_referral(self, record: Any) -> None:
         await self.on_referrals([record])
@@ -50,7 +46,8 @@ class ReferralHandlers:
         outputs: list[Record] = []
         for record in records:
             event = await decode_or_dead_letter(self.producer, record,
-                                                self.topics.dlq("referrals"), INTAKE_EVENTS)
+                                                self.topics.dlq("referrals"),
+                                                events_on("referrals"))
             if event is None:
                 continue
             assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
@@ -70,7 +67,7 @@ class ReferralHandlers:
                     (record.topic, record.partition, record.offset))
                 continue
             # Encoded here, so each record carries the trace of the referral it came from.
-            outputs.extend(event_record(self._topic(d), e) for d, e in decision.outputs)
+            outputs.extend(event_record(self.topics.for_event(e), e) for e in decision.outputs)
             if decision.record is not None:
                 decided[event.referral_id] = (decision.record, record.partition)
             log.info("referral", outcome=decision.outcome, referral_id=event.referral_id,
@@ -98,7 +95,7 @@ class ReferralHandlers:
         for record in records:
             telemetry.handling(record)
             try:
-                event = decode_event(record.value)
+                event = decode_event(record.value, events_on(self.topics.base(record.topic)))
             except EventDecodeError:
                 # The scheduler reads every course and session event too and dead-letters what
                 # it cannot decode; a second DLQ entry from here would be replayed twice.
@@ -112,8 +109,8 @@ class ReferralHandlers:
             if updated is None:
                 continue
             if isinstance(updated, str):
-                source = "courses" if record.topic == self.topics.courses else "sessions"
-                await self.producer.dead_letter(self.topics.dlq(source), record.value,
+                await self.producer.dead_letter(self.topics.dlq(self.topics.base(record.topic)),
+                                                record.value,
                                                 record.key, updated,
                                                 (record.topic, record.partition, record.offset))
                 log.warning("consent_refused", course_id=event.course_id, reason=updated)

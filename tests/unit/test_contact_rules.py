@@ -36,7 +36,7 @@ def run(events: list[Event], now: datetime) -> Step:
 
 
 def notes(step: Step) -> list[NotificationRequested]:
-    return [e for d, e in step.outputs if isinstance(e, NotificationRequested)]
+    return [e for e in step.outputs if isinstance(e, NotificationRequested)]
 
 
 def local(dt: datetime | None) -> datetime:

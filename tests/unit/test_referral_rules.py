@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.referral.domain.consent import apply_statement, initial_consent, merge
 from services.referral.domain.intake import IntakeRecord, course_id_for, decide_intake
+from shared.catalogue import topic_of
 from shared.events import ConsentGiven, ConsentState, ConsentWithdrawn, CourseStarted, ReferralWithdrawn
 from tests.samples import AT, referral
 
@@ -10,10 +11,10 @@ NOW = datetime(2026, 11, 26, 10, tzinfo=UTC)
 
 def test_a_new_referral_opens_one_course_with_its_people_and_a_receipt_to_the_leader() -> None:
     decision = decide_intake(None, referral(), NOW)
-    kinds = [(d, e.type) for d, e in decision.outputs]  # type: ignore[attr-defined]
+    kinds = [(topic_of(e), e.type) for e in decision.outputs]  # type: ignore[attr-defined]
     assert kinds.count(("people", "person.upserted")) == 3
     assert ("courses", "course.started") in kinds
-    [(_, receipt)] = [o for o in decision.outputs if o[0] == "notifications"]
+    [receipt] = [e for e in decision.outputs if topic_of(e) == "notifications.requested"]
     assert receipt.recipient_role == "leader" and receipt.requires_consent == "none"  # type: ignore[attr-defined]
     assert decision.record == IntakeRecord(course_id=course_id_for("r-1"), status="open")
 
@@ -22,11 +23,11 @@ def test_a_repeated_referral_opens_nothing_and_the_same_id_maps_to_the_same_cour
     first = decide_intake(None, referral(), NOW)
     assert decide_intake(first.record, referral(), NOW).outputs == []
     again = decide_intake(None, referral(), NOW + timedelta(hours=1))
-    assert [e.event_id for _, e in again.outputs] == [e.event_id for _, e in first.outputs]
+    assert [e.event_id for e in again.outputs] == [e.event_id for e in first.outputs]
 
 
 def test_the_course_carries_person_ids_but_no_contact_details_or_reason() -> None:
-    [course] = [e for d, e in decide_intake(None, referral(), NOW).outputs if d == "courses"]
+    [course] = [e for e in decide_intake(None, referral(), NOW).outputs if topic_of(e) == "courses"]
     text = course.model_dump_json()
     for secret in ("emma@", "lars@", "+45", "stress", "at_risk"):
         assert secret not in text
@@ -36,7 +37,7 @@ def test_withdrawal_cancels_an_open_course_once() -> None:
     opened = decide_intake(None, referral(), NOW).record
     withdrawn = ReferralWithdrawn(occurred_at=AT, referral_id="r-1")
     cancel = decide_intake(opened, withdrawn, NOW)
-    assert [e.type for _, e in cancel.outputs] == ["course.cancelled"]  # type: ignore[attr-defined]
+    assert [e.type for e in cancel.outputs] == ["course.cancelled"]  # type: ignore[attr-defined]
     assert decide_intake(cancel.record, withdrawn, NOW).outputs == []
 
 
@@ -46,7 +47,8 @@ def test_a_withdrawal_before_its_referral_keeps_the_course_from_opening() -> Non
 
 
 def _course(consent: bool) -> CourseStarted:
-    [c] = [e for d, e in decide_intake(None, referral(consent=consent), NOW).outputs if d == "courses"]
+    [c] = [e for e in decide_intake(None, referral(consent=consent), NOW).outputs
+           if isinstance(e, CourseStarted)]
     assert isinstance(c, CourseStarted)
     return c
 

@@ -29,7 +29,6 @@ from shared.events import (
     RecipientRole,
 )
 
-Destination = Literal["contact-points", "notifications"]
 _NS = uuid5(NAMESPACE_URL, "https://lederkontakt/scheduler")
 NEEDS_LEADER_CONSENT: frozenset[ContactKind] = frozenset({"start_call", "follow_up", "end_contact"})
 
@@ -37,7 +36,7 @@ NEEDS_LEADER_CONSENT: frozenset[ContactKind] = frozenset({"start_call", "follow_
 @dataclass
 class Step:
     plan: CoursePlan
-    outputs: list[tuple[Destination, Event]] = field(default_factory=list)
+    outputs: list[Event] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -186,10 +185,10 @@ class Rules:
         cls = CONTACT_POINT_EVENTS[state]
         plan = step.plan
         seq = f"{plan.course_id}/{point.point_id}/{state}/{'.'.join(point.fired)}"
-        step.outputs.append(("contact-points", cls(
+        step.outputs.append(cls(
             event_id=uuid5(_NS, seq), occurred_at=now, course_id=plan.course_id,
             contact_point_id=point.point_id, kind=point.kind, due_from=point.due_from,
-            due_by=point.due_by, psychologist_id=plan.psychologist_id, late=late)))
+            due_by=point.due_by, psychologist_id=plan.psychologist_id, late=late))
 
     def _notify(self, step: Step, suffix: str, kind: NotificationKind, recipient: str,
                 role: RecipientRole, now: datetime, late: bool = False,
@@ -198,12 +197,12 @@ class Rules:
         notification_id = f"{plan.course_id}:{suffix}"
         requires = ("three_party_meeting" if kind == "three_party_meeting_agreed" and role != "psychologist"
                     else "leader_contact" if role == "leader" else "none")
-        step.outputs.append(("notifications", NotificationRequested(
+        step.outputs.append(NotificationRequested(
             event_id=uuid5(_NS, notification_id), occurred_at=now, course_id=plan.course_id,
             notification_id=notification_id, kind=kind, recipient_id=recipient,
             recipient_role=role, about_employee_id=plan.employee_id,
             psychologist_id=plan.psychologist_id, requires_consent=requires,
-            facts=NotificationFacts(**facts), late=late)))
+            facts=NotificationFacts(**facts), late=late))
 
     # --- time ---------------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ from shared.events import (
 )
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://lederkontakt/ids")
-Destination = Literal["people", "courses", "notifications"]
 
 
 class IntakeRecord(BaseModel):
@@ -37,7 +36,7 @@ class IntakeRecord(BaseModel):
 
 @dataclass(frozen=True)
 class IntakeDecision:
-    outputs: list[tuple[Destination, Event]] = field(default_factory=list)
+    outputs: list[Event] = field(default_factory=list)
     record: IntakeRecord | None = None
     outcome: str = "ignored"
 
@@ -74,12 +73,10 @@ def open_course(referral: ReferralSubmitted, now: datetime) -> IntakeDecision:
     correlation = referral.correlation_id
     people = [p for p in (referral.employee, referral.leader, referral.psychologist,
                           referral.team_lead) if p is not None]
-    outputs: list[tuple[Destination, Event]] = [
-        ("people", _person(p, now, course_id)) for p in people
-    ]
+    outputs: list[Event] = [_person(p, now, course_id) for p in people]
     leader_id = person_id_for(referral.leader)
     psychologist_id = person_id_for(referral.psychologist) if referral.psychologist else None
-    outputs.append(("courses", CourseStarted(
+    outputs.append(CourseStarted(
         event_id=stable_id(course_id, "started"), occurred_at=now, course_id=course_id,
         correlation_id=correlation, referral_id=referral.referral_id,
         employee_id=person_id_for(referral.employee), leader_id=leader_id,
@@ -88,13 +85,13 @@ def open_course(referral: ReferralSubmitted, now: datetime) -> IntakeDecision:
         start_date=local_date(referral.occurred_at), language=referral.employee.language,
         employee_consents_to_leader_contact=referral.employee_consents_to_leader_contact,
         consent_stated_at=referral.occurred_at,
-    )))
-    outputs.append(("notifications", NotificationRequested(
+    ))
+    outputs.append(NotificationRequested(
         event_id=stable_id(course_id, "receipt"), occurred_at=now, course_id=course_id,
         correlation_id=correlation, notification_id=f"{course_id}:referral_receipt",
         kind="referral_receipt", recipient_id=leader_id, recipient_role="leader",
         psychologist_id=psychologist_id, requires_consent="none",
-    )))
+    ))
     return IntakeDecision(outputs, IntakeRecord(course_id=course_id, status="open"), "opened")
 
 
@@ -117,5 +114,5 @@ def decide_intake(
         course_id=known.course_id, correlation_id=event.correlation_id,
         reason="referral_withdrawn",
     )
-    return IntakeDecision([("courses", cancelled)],
+    return IntakeDecision([cancelled],
                           IntakeRecord(course_id=known.course_id, status="withdrawn"), "cancelled")

@@ -1,0 +1,124 @@
+"""Which topic each event type travels on, and which services write it.
+
+The one table that routing, decoding (what may arrive on a topic), the AsyncAPI documents,
+`tail --service` and the README's topic table all read. A new event type is one entry here;
+`tests/unit/test_catalogue.py` walks the table so none is half added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from shared.events import (
+    EVENT_TYPES,
+    ConsentGiven,
+    ConsentRecorded,
+    ConsentWithdrawn,
+    ContactPointBlocked,
+    ContactPointCancelled,
+    ContactPointCompleted,
+    ContactPointDue,
+    ContactPointOverdue,
+    ContactPointScheduled,
+    CourseCancelled,
+    CourseEnded,
+    CourseStarted,
+    Event,
+    FollowUpRequested,
+    LeaderContactLogged,
+    NotificationDeferred,
+    NotificationFailed,
+    NotificationRequested,
+    NotificationSent,
+    NotificationSuppressed,
+    PersonErased,
+    PersonUpserted,
+    PlanSet,
+    PsychologistAssigned,
+    ReferralSubmitted,
+    ReferralWithdrawn,
+    SessionCancelled,
+    SessionHeld,
+    SessionScheduled,
+)
+
+REFERRAL, SCHEDULER, NOTIFIER = "referral", "contact-scheduler", "notifier"
+SERVICES = (REFERRAL, SCHEDULER, NOTIFIER)
+
+
+@dataclass(frozen=True)
+class Route:
+    """An event type's topic (unprefixed), and the services of this system that publish it;
+    none means it comes from outside (the intake form, the psychologists' systems)."""
+
+    topic: str
+    published_by: tuple[str, ...] = ()
+
+
+ROUTES: dict[type[Event], Route] = {
+    ReferralSubmitted: Route("referrals"),
+    ReferralWithdrawn: Route("referrals"),
+    CourseStarted: Route("courses", (REFERRAL,)),
+    CourseCancelled: Route("courses", (REFERRAL,)),
+    CourseEnded: Route("sessions"),
+    SessionScheduled: Route("sessions"),
+    SessionHeld: Route("sessions"),
+    SessionCancelled: Route("sessions"),
+    LeaderContactLogged: Route("sessions"),
+    FollowUpRequested: Route("sessions"),
+    PsychologistAssigned: Route("sessions"),
+    ConsentGiven: Route("sessions"),
+    ConsentWithdrawn: Route("sessions"),
+    PlanSet: Route("sessions"),
+    ConsentRecorded: Route("consents", (REFERRAL,)),
+    PersonUpserted: Route("people", (REFERRAL,)),
+    PersonErased: Route("people", (REFERRAL,)),
+    ContactPointScheduled: Route("contact-points", (SCHEDULER,)),
+    ContactPointDue: Route("contact-points", (SCHEDULER,)),
+    ContactPointOverdue: Route("contact-points", (SCHEDULER,)),
+    ContactPointCompleted: Route("contact-points", (SCHEDULER,)),
+    ContactPointCancelled: Route("contact-points", (SCHEDULER,)),
+    ContactPointBlocked: Route("contact-points", (SCHEDULER,)),
+    # Receipts of referrals come from the referral service, reminders from the scheduler.
+    NotificationRequested: Route("notifications.requested", (REFERRAL, SCHEDULER)),
+    NotificationSent: Route("notifications.status", (NOTIFIER,)),
+    NotificationSuppressed: Route("notifications.status", (NOTIFIER,)),
+    NotificationFailed: Route("notifications.status", (NOTIFIER,)),
+    NotificationDeferred: Route("notifications.status", (NOTIFIER,)),
+}
+
+# The topics each service reads as a consumer group member; what it cannot read goes to the
+# topic's DLQ.
+INPUTS: dict[str, tuple[str, ...]] = {
+    REFERRAL: ("referrals", "courses", "sessions"),
+    SCHEDULER: ("courses", "sessions", "consents"),
+    NOTIFIER: ("notifications.requested",),
+}
+
+
+def topic_of(event: Event) -> str:
+    """The (unprefixed) topic an event is published on."""
+    return ROUTES[type(event)].topic
+
+
+@cache
+def events_on(topic: str) -> tuple[type[Event], ...]:
+    """Every event type that belongs on a topic (unprefixed), in the table's order."""
+    return tuple(cls for cls, route in ROUTES.items() if route.topic == topic)
+
+
+def event_types_on(topic: str) -> list[str]:
+    return [EVENT_TYPES_BY_CLASS[cls] for cls in events_on(topic)]
+
+
+def published_by(service: str) -> list[str]:
+    """The topics a service publishes events on, in the table's order."""
+    return list(dict.fromkeys(r.topic for r in ROUTES.values() if service in r.published_by))
+
+
+def events_published(service: str, topic: str) -> tuple[type[Event], ...]:
+    return tuple(cls for cls, r in ROUTES.items() if r.topic == topic and service in r.published_by)
+
+
+EVENT_TYPES_BY_CLASS: dict[type[Event], str] = {cls: name for name, cls in EVENT_TYPES.items()}
