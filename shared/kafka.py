@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
@@ -42,6 +42,27 @@ def event_record(topic: str, event: Event, partition: int | None = None) -> Reco
 # Range assignment gives one member the same partition numbers of every co-partitioned input
 # topic, so the state of a course (kept per partition number) sits with all of its events.
 CO_PARTITIONED: Sequence[Any] = (RangePartitionAssignor,)
+
+
+class Publisher(Protocol):
+    """What handlers and state tables need of a producer: EventProducer on Kafka, a fake in
+    the tests."""
+
+    async def send(self, topic: str, value: bytes | None, key: str | None,
+                   partition: int | None = None, headers: dict[str, str] | None = None) -> None: ...
+
+    async def publish(self, topic: str, event: Event, partition: int | None = None) -> None: ...
+
+    async def publish_all(self, outputs: Sequence[tuple[str, Event]]) -> None: ...
+
+    async def send_records(self, records: Sequence[Record]) -> None: ...
+
+    async def learn_partitions(self, *topics: str) -> None: ...
+
+    def partition_for(self, topic: str, key: bytes | None) -> int | None: ...
+
+    async def dead_letter(self, dlq_topic: str, raw: bytes | None, key: bytes | None,
+                          reason: str, source: tuple[str, int, int]) -> None: ...
 
 
 class EventProducer:
@@ -195,7 +216,7 @@ def _count_produced(records: Sequence[Record]) -> None:
 
 
 async def decode_or_dead_letter(
-    producer: EventProducer,
+    producer: Publisher,
     record: Any,
     dlq_topic: str,
     expected: tuple[type[Event], ...] = (),

@@ -1,13 +1,21 @@
-"""What operations can ask every service: /metrics (Prometheus) and /healthz, over plain HTTP."""
+"""What operations can ask every service: /metrics (Prometheus), /healthz and /ping, served as
+ASGI (FastStream's AsgiFastStream and its health check, prometheus_client's ASGI app) by uvicorn."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable
-from typing import Any
+import contextlib
+import signal
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+import uvicorn
+from faststream.asgi import AsgiFastStream, AsgiResponse, get, make_ping_asgi
+from faststream.asgi.response import JSONResponse
+from faststream.asgi.types import ASGIApp, Scope
+from faststream.kafka import KafkaBroker
+from prometheus_client import Counter, Gauge, make_asgi_app
 
 from shared.logging import get_logger
 
@@ -41,70 +49,153 @@ def observe_consumed(service: str, record: Any, consumer: Any) -> None:
             max(0, highwater - record.offset - 1))
 
 
+Health = Callable[[], dict[str, Any]]
 Page = Callable[[], tuple[str, bytes]]  # content type and body, made per request
+Guard = Callable[["ASGIApp"], "ASGIApp"]
+
+
+def ops_routes(service: str, health: Health, *, broker: KafkaBroker | None = None,
+               pages: dict[str, Page] | None = None,
+               guard: Guard | None = None) -> list[tuple[str, ASGIApp]]:
+    """/metrics for Prometheus, /healthz (200 when `health()` says ok, else 503, with its
+    report), /ping (FastStream's broker health check, 204 or 500) and any further pages. A
+    `guard` (an authentication check, say) wraps every one of them."""
+
+    @get
+    async def healthz(scope: Scope) -> AsgiResponse:
+        report = {"service": service, **health()}
+        return JSONResponse(report, 200 if report.get("ok") else 503)
+
+    routes: list[tuple[str, ASGIApp]] = [("/metrics", make_asgi_app()), ("/healthz", healthz)]
+    if broker is not None:
+        routes.append(("/ping", make_ping_asgi(broker, timeout=5.0)))
+    for path, page in (pages or {}).items():
+        routes.append((path, _page(page)))
+    return [(path, guard(app)) for path, app in routes] if guard else routes
+
+
+def _page(make: Page) -> ASGIApp:
+    @get
+    async def page(scope: Scope) -> AsgiResponse:
+        content_type, body = make()
+        return AsgiResponse(body, 200, {"Content-Type": content_type})
+
+    return page
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """Uvicorn inside a process that handles its own signals (the tests, the ops page)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class _ServiceServer(uvicorn.Server):
+    """Uvicorn as a service's main loop: SIGINT and SIGTERM stop it gracefully, and the
+    process then exits 0 (uvicorn itself would raise the signal again once it has stopped)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+
+def _config(app: ASGIApp, lifespan: Literal["on", "off"]) -> uvicorn.Config:
+    # Our own logging stays in charge (log_config=None); a few dozen connections at once are
+    # plenty for an ops endpoint, and h11 bounds the size of a request's head.
+    return uvicorn.Config(app, lifespan=lifespan, log_config=None, access_log=False,
+                          limit_concurrency=64, timeout_keep_alive=5)
+
+
+def _bind(service: str, host: str, port: int, required: bool) -> socket.socket:
+    try:
+        return _listen(host, port)
+    except OSError as exc:
+        if required or port == 0:
+            raise
+        # A second instance on one host: it still serves its ops endpoints, on a free port.
+        log.warning("ops_http_port_taken", service=service, port=port, error=str(exc))
+        return _listen(host, 0)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
 
 
 class OpsServer:
-    """/metrics for Prometheus, /healthz (200 when `health()` says ok, else 503), and any
-    further pages a service serves (the ops page)."""
+    """An ASGI app served by uvicorn in the running event loop, beside the work of the process
+    that starts and stops it. Port 0 takes a free port; `port` says which once started."""
 
-    def __init__(self, service: str, port: int, health: Callable[[], dict[str, Any]],
-                 host: str = "0.0.0.0", pages: dict[str, Page] | None = None,
+    def __init__(self, service: str, app: ASGIApp, port: int, host: str = "127.0.0.1",
                  required: bool = False) -> None:
         self.service = service
+        self.app = app
         self.port = port
         self.host = host
-        self.health = health
-        self.pages = pages or {}
         self.required = required
-        self._server: asyncio.Server | None = None
+        self._server: _EmbeddedServer | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        if self.port <= 0:
-            return
-        try:
-            self._server = await asyncio.start_server(self._handle, self.host, self.port)
-        except OSError as exc:
-            if self.required:
-                raise
-            # A second instance on one host: it still works, it just has no ops endpoint.
-            log.warning("ops_http_unavailable", service=self.service, port=self.port,
-                        error=str(exc))
-            return
-        log.info("ops_http", service=self.service, port=self.port)
+        sock = _bind(self.service, self.host, self.port, self.required)
+        self.port = sock.getsockname()[1]
+        self._server = _EmbeddedServer(_config(self.app, "off"))
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        # Uvicorn tells that it listens only by a flag.
+        while not self._server.started and not self._task.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        if self._task.done():
+            self._task.result()  # raises what stopped it
+        log.info("ops_http", service=self.service, host=self.host, port=self.port)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+            self._server = self._task = None
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass
-            parts = request.decode(errors="replace").split()
-            path = parts[1] if len(parts) > 1 else "/"
-            if path == "/metrics":
-                status, ctype, body = 200, CONTENT_TYPE_LATEST, generate_latest()
-            elif path == "/healthz":
-                report = {"service": self.service, **self.health()}
-                status = 200 if report.get("ok") else 503
-                ctype, body = "application/json", json.dumps(report).encode()
-            elif path in self.pages:
-                status = 200
-                ctype, body = self.pages[path]()
-            else:
-                status, ctype, body = 404, "text/plain", b"not found\n"
-            head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
-                    f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                    "Connection: close\r\n\r\n")
-            writer.write(head.encode() + body)
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+
+async def serve(app: AsgiFastStream, service: str, port: int, host: str) -> None:
+    """Run a service: uvicorn serves its ops endpoints and, through the ASGI lifespan, starts
+    and stops the FastStream app with it (and stops on SIGINT or SIGTERM)."""
+    sock = _bind(service, host, port, required=False)
+    log.info("ops_http", service=service, host=host, port=sock.getsockname()[1])
+    await _ServiceServer(_config(app, "on")).serve(sockets=[sock])
+
+
+def service_app(service: str, broker: KafkaBroker, health: Health) -> AsgiFastStream:
+    """A service's FastStream app as an ASGI app, with its ops endpoints."""
+    return AsgiFastStream(broker, asgi_routes=ops_routes(service, health, broker=broker))
+
+
+def run(app: AsgiFastStream, service: str, default_port: int) -> None:
+    """`python -m services.<name>.app`: serve until SIGINT or SIGTERM."""
+    asyncio.run(serve(app, service, http_port(default_port), http_host()))
+
+
+def http_host() -> str:
+    """Where the ops endpoints listen: loopback, unless LEDERKONTAKT_HTTP_HOST says otherwise
+    (0.0.0.0 in a container, so Prometheus can reach them)."""
+    import os
+
+    return os.environ.get("LEDERKONTAKT_HTTP_HOST", "127.0.0.1")
 
 
 def http_port(default: int) -> int:

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from shared.events import EventDecodeError
-from shared.kafka import EventProducer, Record
+from shared.kafka import Publisher, Record
 from shared.logging import get_logger
 from shared.telemetry import trace_headers
 
@@ -30,7 +30,7 @@ class ChangelogTable(Generic[V]):
         self,
         topic: str,
         kafka_kwargs: dict[str, Any],
-        producer: EventProducer,
+        producer: Publisher,
         encode: Callable[[V], bytes],
         decode: Callable[[bytes], V],
     ) -> None:

@@ -1,11 +1,16 @@
-"""In-memory stand-ins for the Kafka producer, for handler tests without a broker."""
+"""In-memory stand-ins for the ports (producer, views, senders), for handler tests without a
+broker; each implements its Protocol, so mypy checks them like the real adapters."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from shared.events import ConsentState, Event, encode_event
+from shared.kafka import Record as KafkaRecord
+
+V = TypeVar("V")
 
 
 @dataclass
@@ -37,12 +42,12 @@ class FakeProducer:
     def partition_for(self, topic: str, key: bytes | None) -> int | None:
         return None
 
-    async def send_records(self, records: list[Any]) -> None:
+    async def send_records(self, records: Sequence[KafkaRecord]) -> None:
         for topic, partition, key, value, headers in records:
             self.sent.append(Sent(topic, value, key.decode() if key else None, partition,
                                   {k: v.decode() for k, v in headers}))
 
-    async def publish_all(self, outputs: list[tuple[str, Event]]) -> None:
+    async def publish_all(self, outputs: Sequence[tuple[str, Event]]) -> None:
         for topic, event in outputs:
             await self.publish(topic, event)
 
@@ -68,12 +73,12 @@ class Record:
 
 
 @dataclass
-class FakeView:
+class FakeView(Generic[V]):
     """A people or consents view that is always caught up."""
 
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, V] = field(default_factory=dict)
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str) -> V | None:
         return self.values.get(key)
 
     async def catch_up(self) -> None: ...
@@ -83,12 +88,25 @@ class FakeView:
 class RecordingSender:
     """Stands in for SMTP and SMS; records the course's consent as it was at each send."""
 
-    consents: FakeView
+    consents: FakeView[ConsentState]
     sent: list[tuple[str, ConsentState]] = field(default_factory=list)
 
     async def send(self, to: str, subject: str, body: str, notification_id: str) -> str:
         state = self.consents.get("c") or ConsentState()
         self.sent.append((notification_id, state))
         return "id"
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class RecordingSms:
+    """Stands in for the SMS provider; records each text sent."""
+
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+
+    async def send(self, msisdn: str, text: str, reference: str) -> str:
+        self.sent.append((msisdn, text, reference))
+        return f"sms-{len(self.sent)}"
 
     async def close(self) -> None: ...

@@ -57,7 +57,7 @@ def referral(referral_id: str = "r-1", consent: bool = True, **over: object) -> 
         employee_consents_to_leader_contact=consent,
     )
     fields.update(over)
-    return ReferralSubmitted(**fields)  # type: ignore[arg-type]
+    return ReferralSubmitted(**fields)
 
 
 def one_of_each(course_id: str = "c-1") -> list[Event]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from faststream import FastStream
+from faststream.asgi import AsgiFastStream
 
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
@@ -15,7 +13,7 @@ from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock, clock_from_env
 from shared.kafka import EventProducer, consume, make_broker
 from shared.logging import configure_logging
-from shared.ops import OpsServer, http_port
+from shared.ops import run, service_app
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
 from shared.telemetry import configure_tracing
@@ -67,14 +65,11 @@ class SchedulerService:
         await self.producer.stop()
 
 
-def create_app() -> FastStream:
+def create_app() -> AsgiFastStream:
     configure_logging()
     configure_tracing("contact-scheduler")
     service = SchedulerService(KafkaSettings(), clock_from_env())
-    app = FastStream(service.broker)
-    ops = OpsServer('contact-scheduler', http_port(9102), service.health)
-    app.on_startup(ops.start)
-    app.after_shutdown(ops.stop)
+    app = service_app("contact-scheduler", service.broker, service.health)
     app.on_startup(service.producer.start)
     app.after_startup(service.start_timers)
     app.on_shutdown(service.stop_timers)
@@ -83,4 +78,4 @@ def create_app() -> FastStream:
 
 
 if __name__ == "__main__":
-    asyncio.run(create_app().run())
+    run(create_app(), "contact-scheduler", 9102)

@@ -30,7 +30,7 @@ from shared import telemetry
 from shared.catalogue import events_on, topic_of
 from shared.clock import Clock, sleep_until
 from shared.events import Event, NotificationRequested
-from shared.kafka import EventProducer, Record, decode_or_dead_letter, event_record
+from shared.kafka import Publisher, Record, decode_or_dead_letter, event_record
 from shared.logging import get_logger
 from shared.ops import CONTACT_POINTS
 from shared.state import ChangelogTable
@@ -55,7 +55,7 @@ class Fired:
 @dataclass
 class SchedulerHandlers:
     topics: Topics
-    producer: EventProducer
+    producer: Publisher
     plans: ChangelogTable[CoursePlan]
     rules: Rules
     clock: Clock

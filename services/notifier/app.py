@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any, cast
 
-from faststream import FastStream
+from faststream.asgi import AsgiFastStream
 
-from services.notifier.adapters.sms import GatewayApiSms, SmsProvider
+from services.notifier.adapters.sms import GatewayApiSms
 from services.notifier.adapters.smtp import SmtpSender
 from services.notifier.adapters.views import GlobalView
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.handlers import NotifierHandlers
+from services.notifier.ports import SmsProvider
 from shared.background import Background
 from shared.clock import Clock, clock_from_env
 from shared.events import ConsentRecorded, ConsentState, Person, PersonUpserted, decode_event
 from shared.kafka import EventProducer, consume, make_broker
 from shared.logging import configure_logging
-from shared.ops import OpsServer, http_port
+from shared.ops import run, service_app
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
 from shared.telemetry import configure_tracing
@@ -107,14 +107,11 @@ class NotifierService:
         await self.close()
 
 
-def create_app() -> FastStream:
+def create_app() -> AsgiFastStream:
     configure_logging()
     configure_tracing("notifier")
     service = NotifierService(KafkaSettings(), NotifierSettings(), clock_from_env())
-    app = FastStream(service.broker)
-    ops = OpsServer('notifier', http_port(9103), service.health)
-    app.on_startup(ops.start)
-    app.after_shutdown(ops.stop)
+    app = service_app("notifier", service.broker, service.health)
     app.on_startup(service.open)
     app.after_startup(service.start_timers)
     app.on_shutdown(service.stop_timers)
@@ -123,4 +120,4 @@ def create_app() -> FastStream:
 
 
 if __name__ == "__main__":
-    asyncio.run(create_app().run())
+    run(create_app(), "notifier", 9103)

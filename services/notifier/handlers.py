@@ -21,13 +21,11 @@ from uuid import NAMESPACE_URL, uuid5
 from jinja2 import TemplateError
 
 from services.notifier.adapters.delivery import PermanentFailure, TemporaryFailure
-from services.notifier.adapters.sms import SmsProvider
-from services.notifier.adapters.smtp import SmtpSender
-from services.notifier.adapters.views import GlobalView
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.delivery import Defer, Suppress, plan_delivery, retry_moment
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.domain.render import build_context, render
+from services.notifier.ports import MailSender, SmsProvider, View
 from shared import telemetry
 from shared.catalogue import events_on
 from shared.clock import Clock
@@ -42,7 +40,7 @@ from shared.events import (
     Person,
     encode_event,
 )
-from shared.kafka import EventProducer, decode_or_dead_letter
+from shared.kafka import Publisher, decode_or_dead_letter
 from shared.logging import get_logger
 from shared.ops import NOTIFICATIONS
 from shared.state import ChangelogTable
@@ -61,11 +59,11 @@ def crash_point(name: str) -> None:
 @dataclass
 class NotifierHandlers:
     topics: Topics
-    producer: EventProducer
+    producer: Publisher
     ledger: ChangelogTable[LedgerEntry]
-    people: GlobalView[Person]
-    consents: GlobalView[ConsentState]
-    smtp: SmtpSender
+    people: View[Person]
+    consents: View[ConsentState]
+    smtp: MailSender
     sms: SmsProvider
     clock: Clock
     settings: NotifierSettings

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from aiokafka import AIOKafkaConsumer
+from faststream.asgi import AsgiFastStream
 
 from shared.background import Background
 from shared.calendar import local_date
 from shared.clock import Clock
 from shared.events import EventDecodeError, decode_event
-from shared.ops import OpsServer
+from shared.ops import OpsServer, ops_routes
 from shared.settings import KafkaSettings
 from shared.topics import Topics
 
@@ -115,10 +116,14 @@ class OpsPage:
         self._kwargs = settings.aiokafka_kwargs()
         self.view = OpsView()
         self.clock = clock
-        self.port = port
         self._follower = Background(self._follow)
-        self._server = OpsServer("ops-page", port, lambda: {"ok": True}, host,
-                                 pages={"/": self._page}, required=True)
+        routes = ops_routes("ops-page", lambda: {"ok": True}, pages={"/": self._page})
+        self._server = OpsServer("ops-page", AsgiFastStream(asgi_routes=routes), port, host,
+                                 required=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.port
 
     def _page(self) -> tuple[str, bytes]:
         html_page = render_page(self.view, local_date(self.clock.now()))

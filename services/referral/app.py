@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import cast
 
-from faststream import FastStream
+from faststream.asgi import AsgiFastStream
 
 from services.referral.domain.intake import IntakeRecord
 from services.referral.handlers import ReferralHandlers
 from shared.events import ConsentRecorded, decode_event, encode_event
 from shared.kafka import EventProducer, consume, make_broker
 from shared.logging import configure_logging
-from shared.ops import OpsServer, http_port
+from shared.ops import run, service_app
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
 from shared.telemetry import configure_tracing
@@ -64,21 +64,16 @@ class ReferralService:
         await self.producer.stop()
 
 
-def create_app() -> FastStream:
+def create_app() -> AsgiFastStream:
     """`faststream run --factory services.referral.app:create_app`, or `python -m` this module."""
     configure_logging()
     configure_tracing("referral")
     service = ReferralService(KafkaSettings())
-    app = FastStream(service.broker)
-    ops = OpsServer('referral', http_port(9101), service.health)
-    app.on_startup(ops.start)
-    app.after_shutdown(ops.stop)
+    app = service_app("referral", service.broker, service.health)
     app.on_startup(service.producer.start)
     app.after_shutdown(service.producer.stop)
     return app
 
 
 if __name__ == "__main__":
-    import asyncio
-
-    asyncio.run(create_app().run())
+    run(create_app(), "referral", 9101)

@@ -20,7 +20,7 @@ from shared.events import (
     ReferralWithdrawn,
     decode_event,
 )
-from shared.kafka import EventProducer, Record, decode_or_dead_letter, event_record
+from shared.kafka import Publisher, Record, decode_or_dead_letter, event_record
 from shared.logging import get_logger
 from shared.state import ChangelogTable
 from shared.topics import Topics
@@ -31,7 +31,7 @@ log = get_logger("referral")
 @dataclass
 class ReferralHandlers:
     topics: Topics
-    producer: EventProducer
+    producer: Publisher
     intake: ChangelogTable[IntakeRecord]
     consents: ChangelogTable[ConsentRecorded]
 

@@ -3,7 +3,7 @@ facts and the report publisher."""
 
 from __future__ import annotations
 
-from faststream import FastStream
+from faststream.asgi import AsgiFastStream
 
 from services.reporting.adapters.facts_view import GlobalFacts
 from services.reporting.adapters.publisher import ReportPublisher
@@ -13,7 +13,7 @@ from services.reporting.handlers import ReportingHandlers
 from shared.clock import Clock, SystemClock
 from shared.kafka import EventProducer, consume, make_broker
 from shared.logging import configure_logging
-from shared.ops import OpsServer, http_port
+from shared.ops import run, service_app
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, listener_for
 from shared.telemetry import configure_tracing
@@ -72,15 +72,12 @@ class ReportingService:
         await self.producer.stop()
 
 
-def create_app() -> FastStream:
+def create_app() -> AsgiFastStream:
     """`python -m services.reporting.app`."""
     configure_logging()
     configure_tracing("reporting")
     service = ReportingService(KafkaSettings())
-    app = FastStream(service.broker)
-    ops = OpsServer("reporting", http_port(9104), service.health)
-    app.on_startup(ops.start)
-    app.after_shutdown(ops.stop)
+    app = service_app("reporting", service.broker, service.health)
     app.on_startup(service.producer.start)
     app.on_startup(service.view.start)
     app.on_startup(service.publisher.start)
@@ -91,6 +88,4 @@ def create_app() -> FastStream:
 
 
 if __name__ == "__main__":
-    import asyncio
-
-    asyncio.run(create_app().run())
+    run(create_app(), "reporting", 9104)

@@ -6,12 +6,12 @@ import io
 
 import httpx
 import pytest
+from faststream.asgi import AsgiFastStream
 
-from devtools.smtp_sink import free_port
 from services.ops.tail import tail, topics_for
 from services.referral.app import ReferralService
 from shared.kafka import EventProducer
-from shared.ops import OpsServer
+from shared.ops import OpsServer, ops_routes
 from shared.settings import KafkaSettings
 from shared.topics import Topics
 from tests.integration.helpers import read_events, wait_for
@@ -25,7 +25,8 @@ async def test_healthz_and_metrics_report_what_the_service_did(
 ) -> None:
     service = ReferralService(kafka)
     await service.start()
-    ops = OpsServer("referral", free_port(), service.health, host="127.0.0.1")
+    ops = OpsServer("referral", AsgiFastStream(asgi_routes=ops_routes(
+        "referral", service.health, broker=service.broker)), port=0)
     await ops.start()
     try:
         await producer.publish(topics.referrals, referral("r-ops"))
@@ -36,10 +37,13 @@ async def test_healthz_and_metrics_report_what_the_service_did(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ops.port}") as client:
             health = (await client.get("/healthz")).json()
             metrics = (await client.get("/metrics")).text
+            ping = (await client.get("/ping")).status_code
+            missing = (await client.get("/nothing-here")).status_code
     finally:
         await ops.stop()
         await service.stop()
     assert health["ok"] is True and health["referrals_known"] == 1
+    assert ping == 204 and missing == 404
     assert f'lederkontakt_events_produced_total{{topic="{topics.courses}",type="course.started"}}' in metrics
     assert f'lederkontakt_dead_lettered_total{{topic="{topics.dlq("referrals")}"}}' in metrics
     assert "lederkontakt_consumer_lag" in metrics

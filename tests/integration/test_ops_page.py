@@ -19,6 +19,7 @@ from shared.events import (
     ContactPointBlocked,
     ContactPointDue,
     ContactPointOverdue,
+    Event,
     NotificationSent,
     NotificationSuppressed,
 )
@@ -37,11 +38,12 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 async def test_the_ops_page_shows_due_overdue_and_outcomes_without_personal_data(
     kafka: KafkaSettings, topics: Topics, producer: EventProducer, tmp_path: Path
 ) -> None:
-    def point(cls: type, course: str, kind: str, due_by: date, psy: str) -> object:
+    def point(cls: type[ContactPointDue | ContactPointOverdue | ContactPointBlocked], course: str,
+              kind: str, due_by: date, psy: str) -> Event:
         return cls(occurred_at=TODAY, course_id=course, contact_point_id=kind, kind=kind,
                    due_from=due_by, due_by=due_by, psychologist_id=psy)
 
-    events = [
+    events: list[Event] = [
         point(ContactPointDue, "c-anna", "start_call", date(2026, 12, 2), "psy-pia"),
         point(ContactPointOverdue, "c-ole", "end_contact", date(2026, 11, 27), "psy-pia"),
         point(ContactPointDue, "c-eva", "follow_up", date(2026, 12, 2), "psy-karl"),
@@ -49,12 +51,11 @@ async def test_the_ops_page_shows_due_overdue_and_outcomes_without_personal_data
     ]
     common = dict(occurred_at=TODAY, course_id="c-anna", notification_id="n1",
                   recipient_role="leader")
-    events += [NotificationSent(**common, kind="leader_call_coming", channel="email"),  # type: ignore[arg-type]
-               NotificationSuppressed(**{**common, "course_id": "c-bo"}, kind="leader_call_coming",  # type: ignore[arg-type]
+    events += [NotificationSent(**common, kind="leader_call_coming", channel="email"),
+               NotificationSuppressed(**{**common, "course_id": "c-bo"}, kind="leader_call_coming",
                                       reason="no_consent_to_leader_contact")]
     for event in events:
-        topic = topics.notifications_status if "notification" in event.type else topics.contact_points  # type: ignore[attr-defined]
-        await producer.publish(topic, event)  # type: ignore[arg-type]
+        await producer.publish(topics.for_event(event), event)
     page = OpsPage(kafka, ManualClock(TODAY), free_port())
     await page.start()
     try:

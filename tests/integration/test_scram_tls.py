@@ -71,7 +71,7 @@ def scram_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
 def _settings(bootstrap: str, cafile: str, password: str) -> KafkaSettings:
     return KafkaSettings(bootstrap_servers=bootstrap, security_protocol="SASL_SSL",
                          sasl_mechanism="SCRAM-SHA-512", sasl_username=USER,
-                         sasl_password=password, ssl_cafile=cafile,  # type: ignore[arg-type]
+                         sasl_password=password, ssl_cafile=cafile,
                          topic_prefix="scram-")
 
 

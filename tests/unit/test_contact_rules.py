@@ -98,7 +98,7 @@ def consent(leader_contact: bool, three_party: bool = False, at: datetime | None
     parties = {p: ConsentStatement(agreed=three_party, as_of=at)
                for p in ("employee", "leader", "psychologist")}
     return ConsentRecorded(occurred_at=at, course_id="c1",
-                           state=ConsentState(leader_contact=statement, three_party=parties))  # type: ignore[arg-type]
+                           state=ConsentState(leader_contact=statement, three_party=parties))
 
 
 def test_without_consent_the_start_call_is_blocked_and_the_psychologist_asked_to_discuss_it() -> None:

@@ -20,10 +20,10 @@ from services.notifier.domain.render import build_context, render
 from services.notifier.handlers import NotifierHandlers
 from shared.calendar import WorkingDayCalendar
 from shared.clock import ManualClock
-from shared.events import NotificationRequested, Person, encode_event
+from shared.events import ConsentState, NotificationRequested, Person, encode_event
 from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, Record, RecordingSender
+from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms
 from tests.samples import AT, one_of_each
 
 TOPICS = Topics("f-")
@@ -49,7 +49,7 @@ payloads = st.one_of(
 
 
 def _table(producer: FakeProducer, decode: Any) -> ChangelogTable[Any]:
-    table: ChangelogTable[Any] = ChangelogTable("t", {}, producer, encode=lambda v: b"",  # type: ignore[arg-type]
+    table: ChangelogTable[Any] = ChangelogTable("t", {}, producer, encode=lambda v: b"",
                                                 decode=decode)
     table.ready.set()
     return table
@@ -59,7 +59,7 @@ def _table(producer: FakeProducer, decode: Any) -> ChangelogTable[Any]:
 @given(raw=payloads, topic=st.sampled_from(["courses", "sessions", "consents"]))
 def test_the_scheduler_never_raises_on_bad_input(raw: bytes, topic: str) -> None:
     producer = FakeProducer()
-    handlers = SchedulerHandlers(TOPICS, producer, _table(producer, CoursePlan.model_validate_json),  # type: ignore[arg-type]
+    handlers = SchedulerHandlers(TOPICS, producer, _table(producer, CoursePlan.model_validate_json),
                                  Rules(ContactPolicy(), WorkingDayCalendar()), ManualClock(AT))
     asyncio.run(handlers.on_event(Record(TOPICS.name(topic), raw, b"k")))
     assert len(producer.on(TOPICS.dlq(topic))) <= 1
@@ -69,10 +69,10 @@ def test_the_scheduler_never_raises_on_bad_input(raw: bytes, topic: str) -> None
 @given(raw=payloads)
 def test_the_notifier_never_raises_on_bad_input(raw: bytes) -> None:
     producer = FakeProducer()
-    consents = FakeView()
+    consents: FakeView[ConsentState] = FakeView()
     sender = RecordingSender(consents)
     handlers = NotifierHandlers(TOPICS, producer, _table(producer, LedgerEntry.model_validate_json),
-                                FakeView(), consents, sender, sender, ManualClock(AT),  # type: ignore[arg-type]
+                                FakeView(), consents, sender, RecordingSms(), ManualClock(AT),
                                 NotifierSettings())
     asyncio.run(handlers.on_request(Record(TOPICS.notifications_requested, raw, b"k")))
     dead = producer.on(TOPICS.dlq("notifications.requested"))

@@ -8,10 +8,10 @@ from services.notifier.config import NotifierSettings
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.handlers import NotifierHandlers
 from shared.clock import ManualClock
-from shared.events import NotificationRequested, decode_event, encode_event
+from shared.events import ConsentState, NotificationRequested, decode_event, encode_event
 from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, Record, RecordingSender
+from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms
 from tests.unit.test_notifier_consent_property import AT, PEOPLE
 
 TOPICS = Topics()
@@ -41,13 +41,13 @@ def request(n: int) -> NotificationRequested:
 async def _run(batch: list[NotificationRequested]) -> tuple[SlowSender, FakeProducer]:
     producer = FakeProducer()
     ledger: ChangelogTable[LedgerEntry] = ChangelogTable(
-        "ledger", {}, producer, encode=lambda e: e.model_dump_json().encode(),  # type: ignore[arg-type]
+        "ledger", {}, producer, encode=lambda e: e.model_dump_json().encode(),
         decode=LedgerEntry.model_validate_json)
     ledger.ready.set()
-    consents = FakeView()
+    consents: FakeView[ConsentState] = FakeView()
     sender = SlowSender(consents)
-    handlers = NotifierHandlers(TOPICS, producer, ledger, FakeView(dict(PEOPLE)), consents,  # type: ignore[arg-type]
-                                sender, sender, ManualClock(AT),  # type: ignore[arg-type]
+    handlers = NotifierHandlers(TOPICS, producer, ledger, FakeView(dict(PEOPLE)), consents,
+                                sender, RecordingSms(), ManualClock(AT),
                                 NotifierSettings(concurrency=4))
     await handlers.on_requests([Record(TOPICS.notifications_requested, encode_event(r), b"c",
                                        0, i) for i, r in enumerate(batch)])

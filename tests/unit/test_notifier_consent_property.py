@@ -23,7 +23,7 @@ from shared.events import (
 )
 from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, RecordingSender
+from tests.fakes import FakeProducer, FakeView, RecordingSender, RecordingSms
 
 AT = datetime(2026, 11, 26, 12, tzinfo=COPENHAGEN)
 PEOPLE = {
@@ -54,13 +54,14 @@ def test_no_leader_message_without_consent_current_at_sending(ops: list[tuple[An
 async def _run(ops: list[tuple[Any, ...]]) -> None:
     producer = FakeProducer()
     ledger: ChangelogTable[LedgerEntry] = ChangelogTable(
-        "ledger", {}, producer, encode=lambda e: e.model_dump_json().encode(),  # type: ignore[arg-type]
+        "ledger", {}, producer, encode=lambda e: e.model_dump_json().encode(),
         decode=LedgerEntry.model_validate_json)
     ledger.ready.set()
-    consents, people = FakeView(), FakeView(dict(PEOPLE))
+    consents: FakeView[ConsentState] = FakeView()
+    people = FakeView(dict(PEOPLE))
     sender = RecordingSender(consents)
-    handlers = NotifierHandlers(Topics(), producer, ledger, people, consents,  # type: ignore[arg-type]
-                                sender, sender, ManualClock(AT), NotifierSettings())  # type: ignore[arg-type]
+    handlers = NotifierHandlers(Topics(), producer, ledger, people, consents,
+                                sender, RecordingSms(), ManualClock(AT), NotifierSettings())
     requests: dict[str, NotificationRequested] = {}
     for i, op in enumerate(ops):
         at = AT + timedelta(minutes=i)

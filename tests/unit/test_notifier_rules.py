@@ -30,9 +30,9 @@ PSY = Person(person_id="p", name="Pia", email="pia@tidlig.dk", phone="+452030405
 def request(kind: str = "leader_call_coming", role: str = "leader",
             requires: str = "leader_contact") -> NotificationRequested:
     return NotificationRequested(
-        occurred_at=AT, course_id="c-abc123", notification_id="n", kind=kind,  # type: ignore[arg-type]
-        recipient_id="l", recipient_role=role, psychologist_id="p",  # type: ignore[arg-type]
-        requires_consent=requires,  # type: ignore[arg-type]
+        occurred_at=AT, course_id="c-abc123", notification_id="n", kind=kind,
+        recipient_id="l", recipient_role=role, psychologist_id="p",
+        requires_consent=requires,
         facts=NotificationFacts(contact_kind="start_call", due_date=date(2026, 11, 30),
                                 reminder_number=2, overdue_working_days=3,
                                 review_date=date(2026, 12, 1)))

@@ -34,14 +34,14 @@ payloads = st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dum
 def _handlers() -> tuple[ReferralHandlers, FakeProducer]:
     producer = FakeProducer()
     intake: ChangelogTable[IntakeRecord] = ChangelogTable(
-        "dedup", {}, producer, encode=lambda r: r.model_dump_json().encode(),  # type: ignore[arg-type]
+        "dedup", {}, producer, encode=lambda r: r.model_dump_json().encode(),
         decode=IntakeRecord.model_validate_json)
-    consents: ChangelogTable[Any] = ChangelogTable(
-        "consents", {}, producer, encode=encode_event,  # type: ignore[arg-type]
+    consents: ChangelogTable[ConsentRecorded] = ChangelogTable(
+        "consents", {}, producer, encode=encode_event,
         decode=ConsentRecorded.model_validate_json)
     intake.ready.set()
     consents.ready.set()
-    return ReferralHandlers(TOPICS, producer, intake, consents), producer  # type: ignore[arg-type]
+    return ReferralHandlers(TOPICS, producer, intake, consents), producer
 
 
 @settings(max_examples=300, deadline=None)

@@ -24,7 +24,7 @@ MOMENT = datetime(2026, 11, 23, 8, 30, tzinfo=COPENHAGEN)
 def _handlers(clock: ManualClock) -> tuple[SchedulerHandlers, FakeProducer]:
     producer = FakeProducer()
     plans: ChangelogTable[CoursePlan] = ChangelogTable(
-        TOPICS.scheduler_state, {}, producer,  # type: ignore[arg-type]
+        TOPICS.scheduler_state, {}, producer,
         encode=lambda p: p.model_dump_json().encode(), decode=CoursePlan.model_validate_json)
     plans.ready.set()
     return SchedulerHandlers(TOPICS, producer, plans, RULES, clock), producer

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import httpx
 
 from services.notifier.adapters.delivery import PermanentFailure, RateLimiter, TemporaryFailure
-
-
-class SmsProvider(Protocol):
-    async def send(self, msisdn: str, text: str, reference: str) -> str:
-        """Send `text` to an E.164 number; returns the provider's message id."""
-        ...
-
-    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
