@@ -20,8 +20,8 @@ from common import REPO, broker, fresh_topics, peak_rss_mb, rss_mb, write_result
 
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
-from services.contact_scheduler.domain.rules import Rules
-from services.contact_scheduler.handlers import Fired, SchedulerHandlers
+from services.contact_scheduler.domain.rules import ContactPlanner
+from services.contact_scheduler.handlers import EncodedStep, SchedulerHandlers
 from shared.calendar import COPENHAGEN, WorkingDayCalendar
 from shared.clock import ManualClock
 from shared.events import CourseStarted
@@ -32,7 +32,7 @@ from shared.topics import Topics
 
 DAYS = 40
 FIRST = date(2027, 1, 4)
-RULES = Rules(ContactPolicy(), WorkingDayCalendar())
+RULES = ContactPlanner(ContactPolicy(), WorkingDayCalendar())
 
 
 def template(day: int) -> str:
@@ -87,7 +87,7 @@ async def worker(settings: KafkaSettings) -> dict[str, object]:
     handlers = SchedulerHandlers(topics, producer, plans, RULES, clock)
     acked: list[float] = []
 
-    def published(batch: list[Fired]) -> None:
+    def published(batch: list[EncodedStep]) -> None:
         now = time.perf_counter()
         acked.extend(now for f in batch for _ in range(f.notifications))
 

@@ -6,7 +6,7 @@ from faststream.asgi import AsgiFastStream
 
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
-from services.contact_scheduler.domain.rules import Rules
+from services.contact_scheduler.domain.rules import ContactPlanner
 from services.contact_scheduler.handlers import SchedulerHandlers
 from shared.background import Background
 from shared.calendar import WorkingDayCalendar
@@ -32,7 +32,7 @@ class SchedulerService:
             self.topics.scheduler_state, kwargs, self.producer,
             encode=lambda p: p.model_dump_json().encode(), decode=CoursePlan.model_validate_json)
         self.handlers = SchedulerHandlers(self.topics, self.producer, self.plans,
-                                          Rules(policy or ContactPolicy(), WorkingDayCalendar()),
+                                          ContactPlanner(policy or ContactPolicy(), WorkingDayCalendar()),
                                           clock)
         self.tick_interval = tick_interval
         self._timers = Background(lambda: self.handlers.run_timers(self.tick_interval))
@@ -45,7 +45,7 @@ class SchedulerService:
 
     def health(self) -> dict[str, object]:
         return {"ok": self.plans.ready.is_set(), "partitions": sorted(self.plans.owned),
-                "courses": len(self.plans), "reminders_fired": self.handlers.fired}
+                "courses": len(self.plans), "notifications_requested": self.handlers.notifications_requested}
 
     async def start_timers(self) -> None:
         await self._timers.start()

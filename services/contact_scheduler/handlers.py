@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.contact_scheduler.domain.plan import CoursePlan
-from services.contact_scheduler.domain.rules import Rules, Step
+from services.contact_scheduler.domain.rules import ContactPlanner, Step
 from shared import telemetry
 from shared.catalogue import events_on, topic_of
 from shared.clock import Clock, sleep_until
@@ -40,7 +40,7 @@ log = get_logger("contact_scheduler")
 
 
 @dataclass
-class Fired:
+class EncodedStep:
     """A step made ready to write: its outputs and its plan as Kafka records."""
 
     course_id: str
@@ -57,7 +57,7 @@ class SchedulerHandlers:
     topics: Topics
     producer: Publisher
     plans: ChangelogTable[CoursePlan]
-    rules: Rules
+    planner: ContactPlanner
     clock: Clock
     # One course is never worked on by the event handler and the timer at the same time.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -66,11 +66,11 @@ class SchedulerHandlers:
     lookahead: timedelta = timedelta(minutes=10)
     prepare_budget_seconds: float = 0.1
     # Called with each batch once its outputs are acknowledged (benchmarks time it).
-    on_published: Callable[[list[Fired]], None] | None = None
-    fired: int = 0
+    on_published: Callable[[list[EncodedStep]], None] | None = None
+    notifications_requested: int = 0
     _timers: list[tuple[datetime, str]] = field(default_factory=list)
     _near: dict[datetime, list[str]] = field(default_factory=dict)
-    _prepared: dict[str, tuple[CoursePlan, datetime, Fired]] = field(default_factory=dict)
+    _prepared: dict[str, tuple[CoursePlan, datetime, EncodedStep]] = field(default_factory=dict)
     _timers_generation: int = -1
 
     async def on_event(self, record: Any) -> None:
@@ -82,8 +82,8 @@ class SchedulerHandlers:
         offsets committed (when this returns)."""
         await self.plans.wait_ready()
         async with self.lock:
-            changed: dict[str, Fired] = {}
-            outputs: list[Fired] = []
+            changed: dict[str, EncodedStep] = {}
+            outputs: list[EncodedStep] = []
             for record in records:
                 event = await self._decode(record)
                 if event is None or event.course_id is None:
@@ -94,7 +94,7 @@ class SchedulerHandlers:
                 plan = known or CoursePlan(course_id=event.course_id)
                 try:
                     with telemetry.stage("rules"):
-                        step = self.rules.on_event(plan, event, now)
+                        step = self.planner.on_event(plan, event, now)
                 except Exception as exc:
                     # A bug in the rules must not hold up every course of the partition: the
                     # event waits in the DLQ, to be replayed once fixed. (Leader messages stay
@@ -105,9 +105,9 @@ class SchedulerHandlers:
                     continue
                 if step.plan == plan and not step.outputs and known is not None:
                     continue  # a session held, a repeat: nothing to write
-                fired = self._encode(step, record.partition)
-                changed[event.course_id] = fired
-                outputs.append(fired)
+                encoded = self._encode(step, record.partition)
+                changed[event.course_id] = encoded
+                outputs.append(encoded)
             if not outputs:
                 return
             # Outputs of every step in order, then the last plan of each course.
@@ -171,11 +171,11 @@ class SchedulerHandlers:
         return moved
 
     async def _fire_due(self, now: datetime) -> int:
-        late_after = self.rules.policy.late_after_seconds
+        late_after = self.planner.policy.late_after_seconds
         chosen: set[str] = set()
-        batch: list[Fired] = []
+        batch: list[EncodedStep] = []
         sends: list[asyncio.Task[None]] = []
-        done: list[Fired] = []
+        done: list[EncodedStep] = []
 
         async def publish() -> None:
             nonlocal batch
@@ -209,7 +209,7 @@ class SchedulerHandlers:
                         chosen.add(course_id)
                         batch.append(prepared[2])
                     elif (current := choose(at, course_id)) is not None:
-                        batch.append(self._encode(self.rules.fire_due(current[0], now),
+                        batch.append(self._encode(self.planner.fire_due(current[0], now),
                                                   current[1]))
                     else:
                         continue
@@ -219,7 +219,7 @@ class SchedulerHandlers:
                 at, course_id = heapq.heappop(self._timers)
                 current = choose(at, course_id)
                 if current is not None:
-                    batch.append(self._encode(self.rules.fire_due(current[0], now), current[1]))
+                    batch.append(self._encode(self.planner.fire_due(current[0], now), current[1]))
                     if len(batch) >= self.batch_size:
                         await publish()
             if batch:
@@ -248,38 +248,38 @@ class SchedulerHandlers:
             if plan is None or partition is None or plan.next_fire_at != at:
                 continue
             if at > now:
-                step = self.rules.fire_due(plan, at)
+                step = self.planner.fire_due(plan, at)
                 self._prepared[course_id] = (plan, at, self._encode(step, partition))
             self._near.setdefault(at, []).append(course_id)
 
-    def _encode(self, step: Step, partition: int) -> Fired:
+    def _encode(self, step: Step, partition: int) -> EncodedStep:
         outputs: list[Record] = []
         for event in step.outputs:
             topic, _, key, value, headers = event_record(self.topics.for_event(event), event)
             outputs.append((topic, self.producer.partition_for(topic, key), key, value, headers))
         plan = step.plan
-        return Fired(plan.course_id, partition, plan, outputs,
+        return EncodedStep(plan.course_id, partition, plan, outputs,
                      self.plans.record(plan.course_id, plan, partition),
                      sum(1 for e in step.outputs if isinstance(e, NotificationRequested)),
                      [(getattr(e, "kind", ""), getattr(e, "type", "").removeprefix("contact_point."))
                       for e in step.outputs if topic_of(e) == "contact-points"])
 
-    async def _publish(self, batch: list[Fired]) -> None:
+    async def _publish(self, batch: list[EncodedStep]) -> None:
         await self.producer.send_records([r for f in batch for r in f.outputs])
         if self.on_published is not None:
             self.on_published(batch)
 
-    async def _remember(self, batch: list[Fired]) -> None:
+    async def _remember(self, batch: list[EncodedStep]) -> None:
         await self.producer.send_records([f.plan_record for f in batch])
         self.plans.remember((f.course_id, f.plan, f.partition) for f in batch)
 
-    def _counted(self, batch: list[Fired]) -> None:
+    def _counted(self, batch: list[EncodedStep]) -> None:
         points = Counter(p for f in batch for p in f.points)
         for (kind, state), n in points.items():
             CONTACT_POINTS.labels(kind, state).inc(n)
-        self.fired += sum(f.notifications for f in batch)
+        self.notifications_requested += sum(f.notifications for f in batch)
 
-    def _schedule(self, batch: list[Fired]) -> None:
+    def _schedule(self, batch: list[EncodedStep]) -> None:
         for f in batch:
             if f.plan.next_fire_at is not None:
                 heapq.heappush(self._timers, (f.plan.next_fire_at, f.course_id))

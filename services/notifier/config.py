@@ -23,7 +23,7 @@ class NotifierSettings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_per_second: float = 0.0
     smtp_connections: int = 4
-    sms_base_url: str = "http://127.0.0.1:8025"
+    sms_base_url: str = "http://127.0.0.1:8026"
     sms_token: SecretStr = SecretStr("")
     sms_sender: str = "TidligInds"
     sms_per_second: float = 0.0

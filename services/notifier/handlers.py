@@ -20,7 +20,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 from jinja2 import TemplateError
 
-from services.notifier.adapters.delivery import PermanentFailure, TemporaryFailure
+from services.notifier.adapters.provider import PermanentFailure, TemporaryFailure
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.delivery import Defer, Suppress, plan_delivery, retry_moment
 from services.notifier.domain.ledger import LedgerEntry

@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
-from services.contact_scheduler.domain.rules import Rules, Step
+from services.contact_scheduler.domain.rules import ContactPlanner, Step
 from shared.calendar import COPENHAGEN, WorkingDayCalendar
 from shared.events import (
     ConsentRecorded,
@@ -16,7 +16,7 @@ from shared.events import (
     NotificationRequested,
 )
 
-RULES = Rules(ContactPolicy(), WorkingDayCalendar())
+RULES = ContactPlanner(ContactPolicy(), WorkingDayCalendar())
 
 
 def started(start: date, consent: bool = True) -> CourseStarted:

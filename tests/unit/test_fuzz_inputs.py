@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
-from services.contact_scheduler.domain.rules import Rules
+from services.contact_scheduler.domain.rules import ContactPlanner
 from services.contact_scheduler.handlers import SchedulerHandlers
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.ledger import LedgerEntry
@@ -60,7 +60,7 @@ def _table(producer: FakeProducer, decode: Any) -> ChangelogTable[Any]:
 def test_the_scheduler_never_raises_on_bad_input(raw: bytes, topic: str) -> None:
     producer = FakeProducer()
     handlers = SchedulerHandlers(TOPICS, producer, _table(producer, CoursePlan.model_validate_json),
-                                 Rules(ContactPolicy(), WorkingDayCalendar()), ManualClock(AT))
+                                 ContactPlanner(ContactPolicy(), WorkingDayCalendar()), ManualClock(AT))
     asyncio.run(handlers.on_event(Record(TOPICS.name(topic), raw, b"k")))
     assert len(producer.on(TOPICS.dlq(topic))) <= 1
 

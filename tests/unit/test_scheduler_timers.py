@@ -130,7 +130,7 @@ def test_an_event_the_rules_cannot_apply_goes_to_the_dlq_and_the_batch_goes_on()
 
     async def scenario() -> tuple[FakeProducer, SchedulerHandlers]:
         handlers, producer = _handlers(ManualClock(datetime(2026, 11, 23, 7, 0, tzinfo=COPENHAGEN)))
-        handlers.rules = Failing()  # type: ignore[assignment]
+        handlers.planner = Failing()  # type: ignore[assignment]
         bad = started(START).model_copy(update={"course_id": "c-bad"})
         await handlers.on_events([
             Record(TOPICS.courses, encode_event(bad), b"c-bad", partition=0),

@@ -6,7 +6,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from services.notifier.adapters.delivery import PermanentFailure
+from services.notifier.adapters.provider import PermanentFailure
 from services.notifier.adapters.smtp import build_message, message_id
 
 

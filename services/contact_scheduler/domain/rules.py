@@ -40,7 +40,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Rules:
+class ContactPlanner:
     policy: ContactPolicy
     calendar: WorkingDayCalendar
     # Reminder moments depend only on a point's dates and whether it is blocked; thousands of

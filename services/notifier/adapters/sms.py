@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from services.notifier.adapters.delivery import PermanentFailure, RateLimiter, TemporaryFailure
+from services.notifier.adapters.provider import PermanentFailure, RateLimiter, TemporaryFailure
 
 
 @dataclass(frozen=True)

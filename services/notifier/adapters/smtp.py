@@ -12,7 +12,7 @@ from email.utils import formataddr, formatdate
 
 import aiosmtplib
 
-from services.notifier.adapters.delivery import PermanentFailure, RateLimiter, TemporaryFailure
+from services.notifier.adapters.provider import PermanentFailure, RateLimiter, TemporaryFailure
 
 
 @dataclass(frozen=True)
