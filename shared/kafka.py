@@ -261,10 +261,11 @@ def consume(broker: KafkaBroker, *topics: str, group_id: str, listener: Any, ser
         batch=True, max_records=batch_size, batch_timeout_ms=100)(on_batch)
 
 
-def make_broker(settings: Any) -> KafkaBroker:
+def make_broker(settings: Any, **options: Any) -> KafkaBroker:
     """A FastStream KafkaBroker with our connection settings; per-message logs at DEBUG; its
     telemetry middleware opens a span per consumed batch (recorded only once a tracer provider
-    is installed, see shared.telemetry)."""
+    is installed, see shared.telemetry). `options` go to the broker as they are (producer
+    settings such as `acks`)."""
 
     kwargs = settings.aiokafka_kwargs()
     security = None
@@ -281,4 +282,5 @@ def make_broker(settings: Any) -> KafkaBroker:
     servers = [server.strip() for server in kwargs["bootstrap_servers"].split(",") if server.strip()]
     return KafkaBroker(servers, client_id=kwargs["client_id"],
                        security=security, log_level=logging.DEBUG, acks="all",
-                       enable_idempotence=True, middlewares=(KafkaTelemetryMiddleware(),))
+                       enable_idempotence=True, middlewares=(KafkaTelemetryMiddleware(),),
+                       **options)

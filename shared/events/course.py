@@ -61,6 +61,8 @@ class LeaderContactLogged(Event):
     contact_kind: ContactKind
     contact_point_id: str | None = Field(default=None, max_length=200)
     at: AwareDatetime
+    # A call that did not reach the leader is on record but completes nothing.
+    reached: bool = True
 
 
 class FollowUpRequested(Event):

@@ -143,6 +143,8 @@ class ContactPlanner:
             self._set_state(step, meeting, "cancelled", now)
 
     def _complete(self, step: Step, event: LeaderContactLogged, now: datetime) -> None:
+        if not event.reached:
+            return
         candidates = [p for p in step.plan.points.values() if p.is_open and (
             p.point_id == event.contact_point_id if event.contact_point_id
             else p.kind == event.contact_kind)]

@@ -1,0 +1,219 @@
+"""Form fields to events, and validation errors to the field they belong to.
+
+The events' own pydantic models do the validating, so the portal can never accept what the
+services would refuse; this module only names which form field an error belongs to and which
+message key explains it (the page translates the key)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ValidationError
+
+from shared.calendar import COPENHAGEN
+from shared.events import (
+    ConsentGiven,
+    ConsentWithdrawn,
+    CourseEnded,
+    Event,
+    FollowUpRequested,
+    LeaderContactLogged,
+    PlanSet,
+    PsychologistAssigned,
+    ReferralSubmitted,
+    SessionCancelled,
+    SessionHeld,
+    SessionScheduled,
+)
+
+Errors = dict[str, str]
+Form = Mapping[str, str]
+
+# Which form field a location in ReferralSubmitted belongs to.
+_REFERRAL_FIELDS = {
+    ("employee", "name"): "employee_name", ("employee", "email"): "employee_email",
+    ("employee", "phone"): "employee_phone", ("workplace",): "workplace", ("unit",): "unit",
+    ("reason_category",): "reason_category", ("sick_leave",): "sick_leave",
+    ("sick_leave_since",): "sick_leave_since",
+}
+# Messages of the models' own validators, by a fragment of their English text.
+_VALUE_ERRORS = (
+    ("neither e-mail nor phone", "employee_email", "error.needs_contact"),
+    ("sick_leave_since given", "sick_leave_since", "error.since_without_leave"),
+    ("leader has no e-mail", "", "error.leader_email"),
+    ("is empty", "", "error.required"),
+    ("not a valid email", "", "error.email"),
+    ("email", "", "error.email"),
+    ("phone", "", "error.phone"),
+)
+
+
+class FormInvalid(Exception):
+    def __init__(self, errors: Errors) -> None:
+        super().__init__(", ".join(errors))
+        self.errors = errors
+
+
+def message_key(error: Mapping[str, Any]) -> tuple[str, str]:
+    """(field hint, message key) for one pydantic error."""
+    kind = str(error.get("type", ""))
+    if kind == "missing" or kind == "string_too_short":
+        return "", "error.required"
+    if kind == "string_too_long":
+        return "", "error.too_long"
+    if kind.startswith("date") or kind.startswith("datetime"):
+        return "", "error.date"
+    if kind in ("literal_error", "enum"):
+        return "", "error.choice"
+    message = str(error.get("msg", ""))
+    for fragment, field, key in _VALUE_ERRORS:
+        if fragment in message:
+            return field, key
+    return "", "error.invalid"
+
+
+def errors_of(exc: ValidationError, fields: Mapping[tuple[str, ...], str]) -> Errors:
+    errors: Errors = {}
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = tuple(str(p) for p in error["loc"])
+        hint, key = message_key(error)
+        field = fields.get(loc) or hint or fields.get(loc[:1]) or "form"
+        errors.setdefault(field, key)
+    return errors
+
+
+def _optional(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def referral_from_form(form: Form, *, referral_id: str, event_id: UUID, now: datetime,
+                       leader: dict[str, Any], psychologist: BaseModel | None,
+                       team_lead: BaseModel | None) -> ReferralSubmitted:
+    """The referral a leader's form describes; FormInvalid names each bad field."""
+    data: dict[str, Any] = {
+        "event_id": event_id, "occurred_at": now, "referral_id": referral_id,
+        "employee": {"name": form.get("employee_name", ""),
+                     "email": _optional(form.get("employee_email")),
+                     "phone": _optional(form.get("employee_phone")),
+                     "language": form.get("employee_language") or "da"},
+        "leader": leader,
+        "psychologist": psychologist.model_dump() if psychologist else None,
+        "team_lead": team_lead.model_dump() if team_lead else None,
+        "workplace": form.get("workplace", "").strip(),
+        "unit": _optional(form.get("unit")),
+        "reason_category": form.get("reason_category") or None,
+        "sick_leave": form.get("sick_leave") or "none",
+        "sick_leave_since": _optional(form.get("sick_leave_since")),
+        # Only what the leader says; it never opens leader contact (the employee's own
+        # consent does).
+        "employee_consents_to_leader_contact": form.get("leader_says_employee_agrees") == "yes",
+    }
+    try:
+        return ReferralSubmitted.model_validate(data)
+    except ValidationError as exc:
+        raise FormInvalid(errors_of(exc, _REFERRAL_FIELDS)) from None
+
+
+# Course actions -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ActionContext:
+    course_id: str
+    event_id: UUID
+    now: datetime
+
+
+def _date(form: Form, field: str) -> date:
+    try:
+        return date.fromisoformat(form.get(field, "").strip())
+    except ValueError:
+        raise FormInvalid({field: "error.date"}) from None
+
+
+def _moment(form: Form, day_field: str, time_field: str) -> datetime:
+    day = _date(form, day_field)
+    raw = form.get(time_field, "").strip() or "09:00"
+    if not re.fullmatch(r"\d{1,2}:\d{2}", raw):
+        raise FormInvalid({time_field: "error.time"})
+    hours, minutes = (int(p) for p in raw.split(":"))
+    if hours > 23 or minutes > 59:
+        raise FormInvalid({time_field: "error.time"})
+    return datetime.combine(day, time(hours, minutes), COPENHAGEN)
+
+
+def _choice(form: Form, field: str, allowed: tuple[str, ...]) -> str:
+    value = form.get(field, "")
+    if value not in allowed:
+        raise FormInvalid({field: "error.choice"})
+    return value
+
+
+def _log_call(form: Form, c: ActionContext) -> Event:
+    kind = _choice(form, "contact_kind", ("start_call", "follow_up", "end_contact"))
+    reached = _choice(form, "reached", ("yes", "no")) == "yes"
+    return LeaderContactLogged(event_id=c.event_id, occurred_at=c.now, course_id=c.course_id,
+                               contact_kind=kind, at=c.now, reached=reached)
+
+
+def _follow_up(form: Form, c: ActionContext) -> Event:
+    return FollowUpRequested(event_id=c.event_id, occurred_at=c.now, course_id=c.course_id,
+                             follow_up_id=c.event_id.hex[:16], due_date=_date(form, "due_date"))
+
+
+def _consent(form: Form, c: ActionContext) -> Event:
+    scope = _choice(form, "scope", ("leader_contact", "three_party_meeting"))
+    party = _choice(form, "party", ("employee", "leader", "psychologist"))
+    if scope == "leader_contact" and party != "employee":
+        raise FormInvalid({"party": "error.only_employee"})
+    cls = ConsentGiven if _choice(form, "agreed", ("yes", "no")) == "yes" else ConsentWithdrawn
+    return cls(event_id=c.event_id, occurred_at=c.now, course_id=c.course_id,
+               party=party, scope=scope)
+
+
+def _session(form: Form, c: ActionContext) -> Event:
+    what = _choice(form, "what", ("scheduled", "held", "cancelled"))
+    session_id = form.get("session_id", "").strip() or c.event_id.hex[:16]
+    if what == "cancelled":
+        return SessionCancelled(event_id=c.event_id, occurred_at=c.now, course_id=c.course_id,
+                                session_id=session_id)
+    cls = SessionScheduled if what == "scheduled" else SessionHeld
+    return cls(event_id=c.event_id, occurred_at=c.now, course_id=c.course_id,
+               session_id=session_id, at=_moment(form, "session_date", "session_time"))
+
+
+def _plan(form: Form, c: ActionContext) -> Event:
+    kind = _choice(form, "plan_kind", ("return_to_work", "retention"))
+    return PlanSet(event_id=c.event_id, occurred_at=c.now, course_id=c.course_id,
+                   plan_id=kind, plan_kind=kind, review_date=_date(form, "review_date"))
+
+
+def _end(form: Form, c: ActionContext) -> Event:
+    return CourseEnded(event_id=c.event_id, occurred_at=c.now, course_id=c.course_id,
+                       end_date=_date(form, "end_date"))
+
+
+def _reassign(form: Form, c: ActionContext) -> Event:
+    psychologist_id = form.get("psychologist_id", "").strip()
+    try:
+        return PsychologistAssigned(event_id=c.event_id, occurred_at=c.now,
+                                    course_id=c.course_id, psychologist_id=psychologist_id)
+    except ValidationError:
+        raise FormInvalid({"psychologist_id": "error.choice"}) from None
+
+
+# One table: the action's name in the URL -> how its form becomes the one event it publishes.
+ACTIONS: dict[str, Callable[[Form, ActionContext], Event]] = {
+    "log-call": _log_call,
+    "follow-up": _follow_up,
+    "consent": _consent,
+    "session": _session,
+    "plan": _plan,
+    "end": _end,
+}
+TEAM_LEAD_ACTIONS: dict[str, Callable[[Form, ActionContext], Event]] = {"reassign": _reassign}

@@ -1,0 +1,270 @@
+"""What the portal knows, rebuilt from the topics: referrals, courses, people, consent, contact
+points, and each course's timeline. Pure: records go in through `apply`, nothing here does I/O.
+
+Every portal instance reads every partition from the beginning, so any instance can answer any
+request, and `consumed` tells how far it has read (for read-your-own-write)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+from uuid import UUID
+
+from shared.events import (
+    ConsentGiven,
+    ConsentRecorded,
+    ConsentState,
+    ConsentStatement,
+    ConsentWithdrawn,
+    CourseCancelled,
+    CourseEnded,
+    CourseStarted,
+    Event,
+    FollowUpRequested,
+    LeaderContactLogged,
+    Person,
+    PersonErased,
+    PersonUpserted,
+    PlanSet,
+    PsychologistAssigned,
+    ReferralSubmitted,
+    ReferralWithdrawn,
+    SessionCancelled,
+    SessionHeld,
+    SessionScheduled,
+)
+from shared.events.contact_points import _ContactPointChange
+from shared.events.notifications import _Outcome
+
+CourseStatus = Literal["open", "ended", "cancelled"]
+ReferralStatus = Literal["received", "course_started", "course_ended", "withdrawn"]
+
+
+@dataclass
+class ReferralRow:
+    referral_id: str
+    leader_id: str | None
+    employee_name: str
+    workplace: str
+    submitted_at: datetime
+    course_id: str | None = None
+    withdrawn: bool = False
+
+
+@dataclass
+class CourseRow:
+    course_id: str
+    referral_id: str
+    employee_id: str
+    leader_id: str
+    psychologist_id: str | None
+    team_lead_id: str | None
+    start_date: date
+    status: CourseStatus = "open"
+    end_date: date | None = None
+
+
+@dataclass(frozen=True)
+class PointRow:
+    course_id: str
+    point_id: str
+    kind: str
+    state: str
+    due_from: date
+    due_by: date
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of a course's history: what happened and when, never what was said."""
+
+    at: datetime
+    what: str
+    detail: str = ""
+
+
+@dataclass
+class PortalView:
+    referrals: dict[str, ReferralRow] = field(default_factory=dict)
+    courses: dict[str, CourseRow] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)
+    consents: dict[str, ConsentState] = field(default_factory=dict)
+    points: dict[str, dict[str, PointRow]] = field(default_factory=dict)
+    timelines: dict[str, list[TimelineEntry]] = field(default_factory=dict)
+    # Event ids seen on the topics the portal writes to: a repeated form never publishes twice.
+    seen_event_ids: set[UUID] = field(default_factory=set)
+    # (topic, partition) -> the next offset to read: read-your-own-write waits on this.
+    consumed: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def advance(self, topic: str, partition: int, offset: int) -> None:
+        key = (topic, partition)
+        self.consumed[key] = max(self.consumed.get(key, 0), offset + 1)
+
+    def has_consumed(self, topic: str, partition: int, offset: int) -> bool:
+        return self.consumed.get((topic, partition), 0) > offset
+
+    def erase(self, person_id: str) -> None:
+        self.people.pop(person_id, None)
+
+    def apply(self, event: Event) -> None:
+        self.seen_event_ids.add(event.event_id)
+        if isinstance(event, PersonUpserted):
+            self.people[event.person.person_id] = event.person
+        elif isinstance(event, PersonErased):
+            self.erase(event.person_id)
+        elif isinstance(event, ReferralSubmitted):
+            self._referral(event)
+        elif isinstance(event, ReferralWithdrawn):
+            if row := self.referrals.get(event.referral_id):
+                row.withdrawn = True
+        elif isinstance(event, ConsentRecorded) and event.course_id:
+            self.consents[event.course_id] = merge_consent(
+                self.consents.get(event.course_id, ConsentState()), event.state)
+        elif isinstance(event, _ContactPointChange) and event.course_id:
+            self._point(event)
+        elif event.course_id:
+            self._course_event(event, event.course_id)
+
+    def _referral(self, event: ReferralSubmitted) -> None:
+        if event.referral_id in self.referrals:
+            return
+        self.referrals[event.referral_id] = ReferralRow(
+            event.referral_id, event.leader.person_id, event.employee.name, event.workplace,
+            event.occurred_at)
+
+    def _point(self, event: _ContactPointChange) -> None:
+        course_id = event.course_id or ""
+        state = str(getattr(event, "type", "")).removeprefix("contact_point.")
+        self.points.setdefault(course_id, {})[event.contact_point_id] = PointRow(
+            course_id, event.contact_point_id, event.kind, state, event.due_from, event.due_by)
+        self._log(course_id, event.occurred_at, f"point.{state}", event.kind)
+
+    def _course_event(self, event: Event, course_id: str) -> None:
+        course = self.courses.get(course_id)
+        if isinstance(event, CourseStarted):
+            if course is None:
+                self.courses[course_id] = CourseRow(
+                    course_id, event.referral_id, event.employee_id, event.leader_id,
+                    event.psychologist_id, event.team_lead_id, event.start_date)
+                if referral := self.referrals.get(event.referral_id):
+                    referral.course_id = course_id
+            self._log(course_id, event.occurred_at, "course.started")
+        elif isinstance(event, CourseEnded):
+            if course:
+                course.status, course.end_date = "ended", event.end_date
+            self._log(course_id, event.occurred_at, "course.ended", event.end_date.isoformat())
+        elif isinstance(event, CourseCancelled):
+            if course:
+                course.status = "cancelled"
+            self._log(course_id, event.occurred_at, "course.cancelled")
+        elif isinstance(event, PsychologistAssigned):
+            if course:
+                course.psychologist_id = event.psychologist_id
+            self._log(course_id, event.occurred_at, "psychologist.assigned",
+                      self.name_of(event.psychologist_id))
+        elif isinstance(event, LeaderContactLogged):
+            self._log(course_id, event.occurred_at, "leader_contact.logged", event.contact_kind)
+        elif isinstance(event, ConsentGiven | ConsentWithdrawn):
+            self.consents[course_id] = merge_consent(
+                self.consents.get(course_id, ConsentState()), statement_state(event))
+            self._log(course_id, event.occurred_at, event.type, f"{event.party}:{event.scope}")
+        elif isinstance(event, FollowUpRequested):
+            self._log(course_id, event.occurred_at, event.type,
+                      event.due_date.isoformat() if event.due_date else "")
+        elif isinstance(event, PlanSet):
+            self._log(course_id, event.occurred_at, event.type,
+                      f"{event.plan_kind}:{event.review_date.isoformat()}")
+        elif isinstance(event, SessionScheduled | SessionHeld):
+            self._log(course_id, event.occurred_at, event.type, event.at.isoformat())
+        elif isinstance(event, SessionCancelled):
+            self._log(course_id, event.occurred_at, event.type)
+        elif isinstance(event, _Outcome):
+            self._log(course_id, event.occurred_at, str(getattr(event, "type", "")),
+                      f"{event.kind}:{event.recipient_role}")
+
+    def _log(self, course_id: str, at: datetime, what: str, detail: str = "") -> None:
+        self.timelines.setdefault(course_id, []).append(TimelineEntry(at, what, detail))
+
+    def name_of(self, person_id: str | None) -> str:
+        person = self.people.get(person_id or "")
+        return person.name if person else (person_id or "")
+
+    # Queries --------------------------------------------------------------------------------
+
+    def referrals_of(self, leader_id: str) -> list[tuple[ReferralRow, ReferralStatus]]:
+        rows = [r for r in self.referrals.values() if r.leader_id == leader_id]
+        return [(r, self.referral_status(r))
+                for r in sorted(rows, key=lambda r: r.submitted_at, reverse=True)]
+
+    def referral_status(self, row: ReferralRow) -> ReferralStatus:
+        if row.withdrawn:
+            return "withdrawn"
+        course = self.courses.get(row.course_id or "")
+        if course is None:
+            return "received"
+        return "course_started" if course.status == "open" else "course_ended"
+
+    def courses_of_employee(self, employee_id: str) -> list[CourseRow]:
+        return [c for c in self.courses.values()
+                if c.employee_id == employee_id and c.status == "open"]
+
+    def courses_of_psychologist(self, psychologist_id: str | None) -> list[CourseRow]:
+        """Every course for a team lead (None); a psychologist's own courses otherwise."""
+        return sorted((c for c in self.courses.values()
+                       if psychologist_id is None or c.psychologist_id == psychologist_id),
+                      key=lambda c: c.start_date)
+
+    def open_points(self, courses: list[CourseRow]) -> list[PointRow]:
+        rows = [p for c in courses for p in self.points.get(c.course_id, {}).values()
+                if p.state not in ("completed", "cancelled")]
+        return sorted(rows, key=lambda p: (p.due_by, p.course_id))
+
+    def timeline(self, course_id: str) -> list[TimelineEntry]:
+        return sorted(self.timelines.get(course_id, []), key=lambda e: e.at)
+
+
+def _newer(a: ConsentStatement | None, b: ConsentStatement | None) -> ConsentStatement | None:
+    if a is None or b is None:
+        return a or b
+    return b if b.as_of >= a.as_of else a
+
+
+def merge_consent(current: ConsentState, update: ConsentState) -> ConsentState:
+    """Statement by statement, the later one wins: the portal shows a statement of its own
+    at once and the `consents` record (which comes after) never takes it back."""
+    parties = set(current.three_party) | set(update.three_party)
+    three_party = {p: s for p in parties
+                   if (s := _newer(current.three_party.get(p), update.three_party.get(p)))}
+    return ConsentState(leader_contact=_newer(current.leader_contact, update.leader_contact),
+                        three_party=three_party)
+
+
+def statement_state(event: ConsentGiven | ConsentWithdrawn) -> ConsentState:
+    """One session event as a consent state of one statement. Only the employee's word
+    counts for leader contact."""
+    statement = ConsentStatement(agreed=isinstance(event, ConsentGiven), as_of=event.occurred_at)
+    if event.scope == "leader_contact":
+        return ConsentState(leader_contact=statement if event.party == "employee" else None)
+    return ConsentState(three_party={event.party: statement})
+
+
+@dataclass(frozen=True)
+class Worklist:
+    due_today: list[PointRow]
+    overdue: list[PointRow]
+    waiting_for_consent: list[PointRow]
+    upcoming: list[PointRow]
+
+
+def worklist(points: list[PointRow], today: date) -> Worklist:
+    """A psychologist's day: what must happen today, what is late, what waits for the
+    employee's consent, and what comes next."""
+    blocked = [p for p in points if p.state == "blocked"]
+    active = [p for p in points if p.state != "blocked"]
+    return Worklist(
+        due_today=[p for p in active if p.due_from <= today <= p.due_by and p.state != "overdue"],
+        overdue=[p for p in active if p.state == "overdue" or p.due_by < today],
+        waiting_for_consent=blocked,
+        upcoming=[p for p in active if p.due_from > today],
+    )
