@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from devtools import kafka_broker
 from devtools.sms_gateway import SmsGatewayDouble
@@ -184,6 +185,30 @@ def screenshot(url: str) -> Path | None:
     return shot if shot.exists() else None
 
 
+def start_portal_and_login(env: dict[str, str], log: Any,
+                           procs: list[subprocess.Popen[bytes]]) -> str:
+    """The OIDC provider and the portal as processes, on LEDERKONTAKT_OIDC_PORT (9400) and
+    LEDERKONTAKT_PORTAL_PORT (8080)."""
+    from devtools import portal_stack
+
+    oidc_port = int(os.environ.get("LEDERKONTAKT_OIDC_PORT", "9400"))
+    portal_port = int(os.environ.get("LEDERKONTAKT_PORTAL_PORT", "8080"))
+    procs.append(portal_stack.start_oidc_provider(oidc_port, log=log))
+    portal_env = portal_stack.portal_env(portal_port, f"http://127.0.0.1:{oidc_port}", env)
+    procs.append(portal_stack.start_portal(portal_env, log=log))
+    return f"http://127.0.0.1:{portal_port}"
+
+
+def portal_logins(url: str) -> str:
+    from devtools.portal_stack import LOGINS
+
+    lines = [f"\nPortal: {url}/ (log in, then choose a user on the identity provider's page)"]
+    for role in ("leader", "employee", "psychologist", "team_lead"):
+        login = next(u for u in LOGINS if u.role == role)
+        lines.append(f"  {role:13} {login.sub:6} {login.name}")
+    return "\n".join(lines)
+
+
 def report(mails: list[Mail], sms: list[dict[str, object]]) -> str:
     names = {p.email: p.name for c in CASES for p in (c.employee, c.leader)}
     names.update({PSYCHOLOGIST.email: PSYCHOLOGIST.name, TEAM_LEAD.email: TEAM_LEAD.name})
@@ -228,6 +253,9 @@ def run(bootstrap: str | None = None, days: float = 3.0, quiet: bool = False) ->
     log = open(REPO / ".cache" / "demo" / "services.log", "ab")
     procs = [subprocess.Popen([sys.executable, "-m", module], cwd=REPO, env=env, stdout=log,
                               stderr=subprocess.STDOUT) for module in SERVICES]
+    portal_url = None
+    if not quiet:
+        portal_url = start_portal_and_login(env, log, procs)
     ops_port = int(os.environ.get("LEDERKONTAKT_OPS_PAGE_PORT", "8088"))
     procs.append(subprocess.Popen([sys.executable, "-m", "services.cli", "ops-page", "--port",
                                    str(ops_port)], cwd=REPO, env=env, stdout=log,
@@ -247,6 +275,8 @@ def run(bootstrap: str | None = None, days: float = 3.0, quiet: bool = False) ->
             print(asyncio.run(outcomes(settings)))
             print(asyncio.run(stream_excerpt(settings, course_id_for("demo-cecilie"))))
             print(f"\nOps page: http://127.0.0.1:{ops_port}/ (as of the demo's clock)")
+            if portal_url:
+                print(portal_logins(portal_url))
             shot = screenshot(f"http://127.0.0.1:{ops_port}/")
             if shot:
                 print(f"  screenshot: {shot}")

@@ -3,12 +3,26 @@ provider and the SMTP sink."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
 from playwright.async_api import Page
 
+from devtools.portal_stack import BY_SUB
+from services.referral.domain.intake import course_id_for
+from shared.events import (
+    ContactPointCompleted,
+    LeaderContactLogged,
+    NotificationRequested,
+    ReferralSubmitted,
+    ReferredPerson,
+)
+from shared.kafka import EventProducer
 from tests.browser.conftest import Stack, check_page
-from tests.browser.pages import log_in, switch_language
-from tests.integration.helpers import wait_for
+from tests.browser.pages import form_fields, log_in, reload_until, switch_language
+from tests.integration.helpers import read_events, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,3 +56,133 @@ async def test_a_leader_refers_an_employee_sees_the_receipt_and_gets_the_receipt
     await check_page(page, "my-referrals")
     await page.goto(f"{stack.url}/referrals/new")
     await check_page(page, "referral-form")
+
+
+async def _events_until(stack: Stack, topic: str, match: Any, timeout: float = 60) -> list[Any]:
+    """The events on `topic` that `match`, once there is at least one."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = [e for e in await read_events(stack.kafka, topic, expect=1_000_000, timeout=1.5)
+                 if match(e)]
+        if found or asyncio.get_running_loop().time() > deadline:
+            return found
+
+
+async def _refer(stack: Stack, referral_id: str, employee: str, psychologist: str) -> str:
+    """A referral as the intake receives it (from this portal or any other producer)."""
+    producer = EventProducer(stack.kafka.aiokafka_kwargs())
+    await producer.start()
+    try:
+        person = BY_SUB[employee]
+        await producer.publish(stack.topics.referrals, ReferralSubmitted(
+            occurred_at=datetime.now(UTC), referral_id=referral_id,
+            employee=ReferredPerson(name=person.name, email=person.email),
+            leader=BY_SUB["lars"].person(), psychologist=BY_SUB[psychologist].person(),
+            team_lead=BY_SUB["tove"].person(), workplace="Rådhuset",
+            reason_category="stress_related", employee_consents_to_leader_contact=False))
+    finally:
+        await producer.stop()
+    return course_id_for(referral_id)
+
+
+async def test_the_employee_consents_and_the_psychologist_logs_the_start_call_once(
+        stack: Stack, new_page: Any) -> None:
+    course_id = await _refer(stack, "browser-emil", "emil", "pia")
+    employee: Page = await new_page()
+    await log_in(employee, stack.url, "emil", "/consent")
+    await reload_until(employee, "document.body.innerText.includes('Giv samtykke til lederkontakt')")
+    await check_page(employee, "consent")
+    await employee.get_by_role("button", name="Giv samtykke til lederkontakt").click()
+    # Read your own write: the page after the POST already shows the new consent.
+    assert "Psykologen må kontakte din leder." in await employee.inner_text("main")
+    await switch_language(employee, "en")
+    await check_page(employee, "consent")
+
+    psychologist: Page = await new_page()
+    await log_in(psychologist, stack.url, "pia", "/worklist")
+    # Once the consent has reached the scheduler, the start call is due and no longer waits.
+    await reload_until(psychologist, """[...document.querySelectorAll('h2')].some(h =>
+        h.innerText.startsWith('Skal ske i dag') && h.nextElementSibling.innerText.includes('Emil'))""")
+    await check_page(psychologist, "worklist")
+    await psychologist.get_by_role("link", name="Emil Eriksen").first.click()
+    await psychologist.wait_for_url(f"{stack.url}/courses/{course_id}")
+    await check_page(psychologist, "course")
+    # A double submit of one form (same idempotency key) publishes one event.
+    form = await form_fields(psychologist, f"/courses/{course_id}/actions/log-call")
+    for _ in range(2):
+        response = await psychologist.request.post(
+            f"{stack.url}/courses/{course_id}/actions/log-call",
+            form={**form, "contact_kind": "start_call", "reached": "yes"})
+        assert response.ok
+    await psychologist.reload()
+    assert "Kontakt med lederen registreret" in await psychologist.inner_text("#timeline")
+    logged = [e for e in await read_events(stack.kafka, stack.topics.sessions, expect=100,
+                                           timeout=3)
+              if e.course_id == course_id and isinstance(e, LeaderContactLogged)]
+    assert len(logged) == 1
+    # The scheduler completes the start call, and no reminder for it follows.
+    done = await _events_until(stack, stack.topics.contact_points, lambda e: isinstance(
+        e, ContactPointCompleted) and e.course_id == course_id)
+    assert [e.kind for e in done] == ["start_call"]
+    await asyncio.sleep(2)
+    requests = await read_events(stack.kafka, stack.topics.notifications_requested,
+                                 expect=10_000, timeout=3)
+    later = [r for r in requests if isinstance(r, NotificationRequested)
+             and r.course_id == course_id and r.facts.contact_kind == "start_call"
+             and r.occurred_at > done[0].occurred_at]
+    assert later == []
+    await reload_until(psychologist, "document.querySelector('.state-completed') !== null")
+    await switch_language(psychologist, "en")
+    await check_page(psychologist, "course")
+    await psychologist.goto(f"{stack.url}/worklist")
+    await check_page(psychologist, "worklist")
+
+
+async def test_pages_refuse_people_without_the_right_role_or_course(
+        stack: Stack, new_page: Any) -> None:
+    karls_course = await _refer(stack, "browser-karl", "anna", "karl")
+    psychologist: Page = await new_page()
+    await log_in(psychologist, stack.url, "pia", "/worklist")
+    response = await psychologist.goto(f"{stack.url}/courses/{karls_course}")
+    assert response is not None and response.status == 403
+    await check_page(psychologist, "forbidden")
+    # A POST without the CSRF token is refused, and publishes nothing.
+    refused = await psychologist.request.post(
+        f"{stack.url}/courses/{karls_course}/actions/end", form={"end_date": "2026-12-01"})
+    assert refused.status == 403
+
+    leader: Page = await new_page()
+    await log_in(leader, stack.url, "lars", "/referrals")
+    response = await leader.goto(f"{stack.url}/courses/{karls_course}")
+    assert response is not None and response.status == 403
+    response = await leader.goto(f"{stack.url}/worklist")
+    assert response is not None and response.status == 403
+
+    lead: Page = await new_page()
+    await log_in(lead, stack.url, "tove", "/overview")
+    await reload_until(lead, "document.body.innerText.includes('Anna Ansat')")
+    await check_page(lead, "overview")
+    await lead.goto(f"{stack.url}/courses/{karls_course}")
+    await lead.get_by_label("Psykolog", exact=True).select_option("psy-pia")
+    await lead.get_by_role("button", name="Giv forløbet videre").click()
+    assert "Gemt." in await lead.inner_text("main")
+    await switch_language(lead, "en")
+    await check_page(lead, "course-team-lead")
+    await lead.goto(f"{stack.url}/overview")
+    await check_page(lead, "overview")
+    # Now Pia's: the course page opens for her.
+    response = await psychologist.goto(f"{stack.url}/courses/{karls_course}")
+    assert response is not None and response.status == 200
+
+
+async def test_the_login_page_and_the_front_page_pass_axe_in_both_languages(
+        stack: Stack, new_page: Any) -> None:
+    page: Page = await new_page()
+    await page.goto(f"{stack.url}/login")
+    await check_page(page, "login")
+    await page.goto(f"{stack.url}/")
+    await check_page(page, "front-page")
+    await switch_language(page, "en")
+    await check_page(page, "front-page")
+    await page.goto(f"{stack.url}/login")
+    await check_page(page, "login")
