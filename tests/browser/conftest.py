@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from devtools import portal_stack
 from devtools.sms_gateway import SmsGatewayDouble
 from devtools.smtp_sink import MailSink, free_port, local_tls, start_sink
 from shared.calendar import COPENHAGEN
+from shared.clock import ScaledClock
 from shared.settings import KafkaSettings
 from shared.topics import Topics, create_topics
 
@@ -45,7 +46,10 @@ class Stack:
     issuer: str
     sink: MailSink
     env: dict[str, str]
-    axe_results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clock: ScaledClock
+
+    def now(self) -> datetime:
+        return self.clock.now()
 
     @property
     def topics(self) -> Topics:
@@ -60,10 +64,12 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     server_tls, cafile = local_tls(tmp_path_factory.mktemp("portal-tls"))
     controller, sink = start_sink(server_tls)
     sms = SmsGatewayDouble().start()
+    origin = time.time()
+    clock = ScaledClock(CLOCK_START, 1, origin)
     kafka_env = {"LEDERKONTAKT_BOOTSTRAP_SERVERS": kafka_bootstrap,
                  "LEDERKONTAKT_TOPIC_PREFIX": kafka.topic_prefix,
                  "LEDERKONTAKT_CLOCK_START": CLOCK_START.isoformat(),
-                 "LEDERKONTAKT_CLOCK_SPEED": "1", "LEDERKONTAKT_CLOCK_ORIGIN": str(time.time()),
+                 "LEDERKONTAKT_CLOCK_SPEED": "1", "LEDERKONTAKT_CLOCK_ORIGIN": str(origin),
                  "LEDERKONTAKT_HTTP_PORT": "0"}
     env = {**os.environ, **kafka_env, "PYTHONPATH": str(REPO),
            "LEDERKONTAKT_NOTIFIER_SMTP_PORT": str(controller.port),
@@ -81,7 +87,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         procs.append(portal_stack.start_oidc_provider(oidc_port, log=log))
         portal_env = portal_stack.portal_env(portal_port, issuer, kafka_env)
         procs.append(portal_stack.start_portal(portal_env, log=log))
-        yield Stack(kafka, f"http://127.0.0.1:{portal_port}", issuer, sink, portal_env)
+        yield Stack(kafka, f"http://127.0.0.1:{portal_port}", issuer, sink, portal_env, clock)
     finally:
         portal_stack.stop(procs)
         log.close()

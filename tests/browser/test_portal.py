@@ -4,7 +4,6 @@ provider and the SMTP sink."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -39,15 +38,37 @@ async def test_a_leader_refers_an_employee_sees_the_receipt_and_gets_the_receipt
     await page.wait_for_selector("#employee_name-error")
     assert await page.locator("#workplace-error").inner_text() == "Skal udfyldes."
     await check_page(page, "referral-form-errors")
+    await switch_language(page, "en")
+    await page.goto(f"{stack.url}/referrals/new")
+    await page.get_by_role("button", name="Send referral").click()
+    await page.wait_for_selector("#employee_name-error")
+    assert await page.locator("#workplace-error").inner_text() == "Required."
+    await check_page(page, "referral-form-errors")
+    await switch_language(page, "da")
+    await page.goto(f"{stack.url}/referrals/new")
     await page.get_by_label("Navn").fill("Anna Ansat")
     await page.get_by_label("E-mail").fill("anna@example.org")
     await page.get_by_label("Arbejdsplads", exact=True).fill("Rådhuset")
     await page.get_by_label("Stressrelateret").check()
+    hidden = await form_fields(page, "/referrals")
     await page.get_by_role("button", name="Send tilmelding").click()
     await page.wait_for_selector("#reference")
     reference = await page.locator("#reference").inner_text()
     assert reference.startswith("web-")
     await check_page(page, "receipt")
+    await switch_language(page, "en")
+    await check_page(page, "receipt")
+    await switch_language(page, "da")
+    # The same form sent again (a refresh, a double click) publishes nothing more, and the
+    # forms with errors published nothing at all.
+    again = await page.request.post(f"{stack.url}/referrals", form={
+        **hidden, "employee_name": "Anna Ansat", "employee_email": "anna@example.org",
+        "workplace": "Rådhuset", "reason_category": "stress_related"})
+    assert again.ok and reference in await again.text()
+    submitted = [e for e in await read_events(stack.kafka, stack.topics.referrals,
+                                              expect=1_000_000, timeout=2)
+                 if isinstance(e, ReferralSubmitted) and e.referral_id.startswith("web-")]
+    assert [e.referral_id for e in submitted] == [reference]
     await wait_for(lambda: any(m.to == "lars@example.org" for m in stack.sink.mails), 60)
     await page.goto(f"{stack.url}/referrals")
     assert reference in await page.content()
@@ -75,7 +96,7 @@ async def _refer(stack: Stack, referral_id: str, employee: str, psychologist: st
     try:
         person = BY_SUB[employee]
         await producer.publish(stack.topics.referrals, ReferralSubmitted(
-            occurred_at=datetime.now(UTC), referral_id=referral_id,
+            occurred_at=stack.now(), referral_id=referral_id,
             employee=ReferredPerson(name=person.name, email=person.email),
             leader=BY_SUB["lars"].person(), psychologist=BY_SUB[psychologist].person(),
             team_lead=BY_SUB["tove"].person(), workplace="Rådhuset",
@@ -146,6 +167,9 @@ async def test_pages_refuse_people_without_the_right_role_or_course(
     response = await psychologist.goto(f"{stack.url}/courses/{karls_course}")
     assert response is not None and response.status == 403
     await check_page(psychologist, "forbidden")
+    await switch_language(psychologist, "en")
+    await check_page(psychologist, "forbidden")
+    await switch_language(psychologist, "da")
     # A POST without the CSRF token is refused, and publishes nothing.
     refused = await psychologist.request.post(
         f"{stack.url}/courses/{karls_course}/actions/end", form={"end_date": "2026-12-01"})

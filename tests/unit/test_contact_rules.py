@@ -147,6 +147,14 @@ def test_a_logged_leader_contact_completes_the_start_call_and_stops_its_reminder
     assert step.plan.next_fire_at is None
 
 
+def test_a_call_that_did_not_reach_the_leader_completes_nothing() -> None:
+    at = datetime(2026, 11, 23, 10, tzinfo=UTC)
+    missed = LeaderContactLogged(occurred_at=at, course_id="c1", contact_kind="start_call", at=at,
+                                 reached=False)
+    step = run([started(date(2026, 11, 23)), missed], at)
+    assert step.plan.points["start_call"].state != "completed"
+
+
 def test_course_end_cancels_what_is_open_and_plans_the_end_contact() -> None:
     ended = CourseEnded(occurred_at=datetime(2027, 1, 15, tzinfo=UTC), course_id="c1",
                         end_date=date(2027, 1, 15))
