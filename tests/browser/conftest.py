@@ -1,4 +1,4 @@
-"""The whole system for browser tests, started once per session: the three services as
+"""The whole system for browser tests, started once for them: the three services as
 processes on the real broker, the SMTP sink, the SMS double, a real OpenID Connect provider,
 the portal, and Debian's Chromium driven by Playwright."""
 
@@ -56,7 +56,9 @@ class Stack:
         return Topics(self.kafka.topic_prefix)
 
 
-@pytest.fixture(scope="session")
+# Module scope: started once for the browser tests (all in one module) and stopped before the
+# other tests run, so its idle processes never slow down their timing.
+@pytest.fixture(scope="module")
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
                           topic_prefix=f"portal{uuid.uuid4().hex[:8]}-")
@@ -97,7 +99,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             print(log_path.read_text(errors="replace")[-20000:])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
     chromium = shutil.which("chromium")
     assert chromium, "install Debian's chromium package (scripts/run and .ci/run do)"
