@@ -3,6 +3,8 @@ facts and the report publisher."""
 
 from __future__ import annotations
 
+import asyncio
+
 from faststream.asgi import AsgiFastStream
 
 from services.reporting.adapters.facts_view import GlobalFacts
@@ -42,6 +44,7 @@ class ReportingService:
         self.publisher = ReportPublisher(
             self.topics.reports, self.producer, self.view, self.facts, self.org,
             clock or SystemClock(), self.reporting.retention, self.reporting.publish_seconds)
+        self.web_task: asyncio.Task[None] | None = None
         self.broker = make_broker(settings)
         batch = self.reporting.batch_size
         consume(self.broker, self.topics.referrals,
@@ -72,6 +75,20 @@ class ReportingService:
         await self.producer.stop()
 
 
+async def serve_web(service: ReportingService) -> None:
+    """The reports page on LEDERKONTAKT_REPORTING_WEB_PORT, when set."""
+    import uvicorn
+
+    from services.reporting.web import create_web_app
+
+    port = service.reporting.web_port
+    if port is None:
+        return
+    config = uvicorn.Config(create_web_app(lambda: service.publisher.latest),
+                            host=service.reporting.web_host, port=port, log_level="warning")
+    service.web_task = asyncio.create_task(uvicorn.Server(config).serve(), name="reports-web")
+
+
 def create_app() -> AsgiFastStream:
     """`python -m services.reporting.app`."""
     configure_logging()
@@ -81,6 +98,7 @@ def create_app() -> AsgiFastStream:
     app.on_startup(service.producer.start)
     app.on_startup(service.view.start)
     app.on_startup(service.publisher.start)
+    app.after_startup(lambda: serve_web(service))
     app.after_shutdown(service.publisher.stop)
     app.after_shutdown(service.view.stop)
     app.after_shutdown(service.producer.stop)

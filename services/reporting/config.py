@@ -19,6 +19,8 @@ class ReportingSettings(BaseSettings):
     retention_days: int = 3 * 365 + 1
     publish_seconds: float = 30.0
     batch_size: int = 2000
+    web_port: int | None = None
+    web_host: str = "127.0.0.1"
 
     @property
     def retention(self) -> timedelta:

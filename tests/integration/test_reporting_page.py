@@ -65,3 +65,46 @@ async def test_the_reports_page_passes_axe_in_chromium(browser: Browser, team_le
         DOCS.mkdir(exist_ok=True)
         await page.screenshot(path=str(DOCS / "reports-page.png"), full_page=True)
     await context.close()
+
+
+@pytest.fixture(scope="module")
+async def served() -> AsyncIterator[str]:
+    """The reporting service's own web app on an ephemeral port, with the fixture's reports."""
+    import asyncio
+
+    import uvicorn
+
+    from services.reporting.web import create_web_app
+
+    reports = {r.key: r for r in reports_for_year(COURSES, ORG, 2026, Rules(CAL, AS_OF))}
+    server = uvicorn.Server(uvicorn.Config(create_web_app(lambda: reports), host="127.0.0.1",
+                                           port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers only this flag
+        await asyncio.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+async def test_the_served_page_picks_a_period_and_downloads_the_csv(browser: Browser,
+                                                                    served: str) -> None:
+    context = await browser.new_context(viewport={"width": 1100, "height": 900},
+                                        accept_downloads=True)
+    page = await context.new_page()
+    await page.goto(f"{served}/reports")
+    await page.get_by_label("Periode").select_option("2026-Q4")
+    await page.get_by_role("button", name="Vis").click()
+    await page.wait_for_url("**period=2026-Q4")
+    assert await page.get_by_role("heading", name="Nøgletal").count() == 1
+    results = await Axe().run(page)
+    bad = [(v["id"], v["impact"]) for v in results.response["violations"]
+           if v["impact"] in ("serious", "critical")]
+    assert not bad, bad
+    async with page.expect_download() as info:
+        await page.get_by_role("link", name="CSV").click()
+    download = await info.value
+    data = Path(await download.path()).read_bytes()
+    assert data.startswith("\ufeff".encode()) and b"2026-Q4;I alt;;;30;60,0;" in data
+    await context.close()

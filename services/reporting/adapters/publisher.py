@@ -15,6 +15,7 @@ from services.reporting.domain.facts import CourseFacts
 from services.reporting.domain.figures import Rules
 from services.reporting.domain.orgunits import OrgUnits
 from services.reporting.domain.publication import build_reports
+from services.reporting.domain.report import Report
 from shared.calendar import WorkingDayCalendar, local_date
 from shared.clock import Clock
 from shared.kafka import EventProducer, Record
@@ -40,6 +41,7 @@ class ReportPublisher:
         self._interval = interval
         self._built: tuple[int, date] | None = None
         self._published: dict[str, str] = {}
+        self.latest: dict[str, Report] = {}
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0
         self.last_build_seconds = 0.0
@@ -100,6 +102,7 @@ class ReportPublisher:
         if out:
             await self._producer.send_records(out)
             self._published.update(contents)
+        self.latest = {r.key: r for r in reports}
         self._built = state
         self.rounds += 1
         log.info("reports_built", courses=len(facts), reports=len(reports), published=len(out),
