@@ -134,25 +134,18 @@ async def outcomes(settings: KafkaSettings) -> str:
     """What the notifier decided, from `notifications.status`: sent, suppressed (and why)."""
     from collections import Counter
 
-    from aiokafka import AIOKafkaConsumer
-
     from shared.events import decode_event
+    from shared.reader import reading, to_end
 
-    consumer = AIOKafkaConsumer(Topics(settings.topic_prefix).notifications_status,
-                                **settings.aiokafka_kwargs(), group_id=None,
-                                auto_offset_reset="earliest")
-    await consumer.start()
     counts: Counter[str] = Counter()
-    try:
-        while batch := await consumer.getmany(timeout_ms=1000):
-            for records in batch.values():
-                for record in records:
-                    event = decode_event(record.value)
-                    reason = getattr(event, "reason", None)
-                    label = event.type.removeprefix("notification.")  # type: ignore[attr-defined]
-                    counts[f"{label} ({reason})" if reason and label == "suppressed" else label] += 1
-    finally:
-        await consumer.stop()
+    async with reading(settings.aiokafka_kwargs(),
+                       Topics(settings.topic_prefix).notifications_status) as consumer:
+        async for records in to_end(consumer):
+            for record in records:
+                event = decode_event(record.value)
+                reason = getattr(event, "reason", None)
+                label = event.type.removeprefix("notification.")  # type: ignore[attr-defined]
+                counts[f"{label} ({reason})" if reason and label == "suppressed" else label] += 1
     return "Notifier outcomes: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from shared.events import EventDecodeError
 from shared.kafka import Publisher, Record
 from shared.logging import get_logger
+from shared.reader import partition_numbers, reading, to_end
 from shared.telemetry import trace_headers
 
 V = TypeVar("V")
@@ -33,8 +34,11 @@ class ChangelogTable(Generic[V]):
         producer: Publisher,
         encode: Callable[[V], bytes],
         decode: Callable[[bytes], V],
+        inputs: Sequence[str] = (),
     ) -> None:
         self.topic = topic
+        # The input topics whose partition n keeps its state in this changelog's partition n.
+        self.inputs = tuple(inputs)
         self._kafka_kwargs = kafka_kwargs
         self._producer = producer
         self._encode = encode
@@ -98,42 +102,26 @@ class ChangelogTable(Generic[V]):
             return 0
         self.drop(parts)
         started = time.monotonic()
-        consumer = AIOKafkaConsumer(
-            **self._kafka_kwargs, group_id=None, enable_auto_commit=False,
-            isolation_level="read_committed", auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-        )
-        await consumer.start()
         read = 0
         fresh: dict[str, tuple[int, V | None]] = {}
-        try:
-            tps = [TopicPartition(self.topic, p) for p in parts]
-            consumer.assign(tps)
-            end = await consumer.end_offsets(tps)
-            start = await consumer.beginning_offsets(tps)
-            for tp in tps:
-                consumer.seek(tp, start[tp])
-            pending = [tp for tp in tps if end[tp] > 0]
-            while pending:
-                batch = await consumer.getmany(*pending, timeout_ms=500, max_records=10_000)
-                for tp, records in batch.items():
-                    for record in records:
-                        if record.offset >= end[tp] or record.key is None:
-                            continue
-                        read += 1
-                        try:
-                            value = None if record.value is None else self._decode(record.value)
-                        except (ValueError, EventDecodeError) as exc:
-                            # A record nobody can read must not stop the service from starting;
-                            # the key keeps whatever state it had before that record.
-                            log.error("state_record_unreadable", topic=self.topic,
-                                      partition=tp.partition, offset=record.offset,
-                                      error=str(exc)[:200])
-                            continue
-                        fresh[record.key.decode()] = (tp.partition, value)
-                pending = [tp for tp in pending if await consumer.position(tp) < end[tp]]
-        finally:
-            await consumer.stop()
+        async with reading(self._kafka_kwargs, self.topic, partitions=parts,
+                           isolation_level="read_committed",
+                           max_partition_fetch_bytes=4 * 1024 * 1024) as consumer:
+            async for records in to_end(consumer, max_records=10_000):
+                for record in records:
+                    if record.key is None:
+                        continue
+                    read += 1
+                    try:
+                        value = None if record.value is None else self._decode(record.value)
+                    except (ValueError, EventDecodeError) as exc:
+                        # A record nobody can read must not stop the service from starting;
+                        # the key keeps whatever state it had before that record.
+                        log.error("state_record_unreadable", topic=self.topic,
+                                  partition=record.partition, offset=record.offset,
+                                  error=str(exc)[:200])
+                        continue
+                    fresh[record.key.decode()] = (record.partition, value)
         for key, (partition, value) in fresh.items():
             if value is None:
                 self._values.pop(key, None)
@@ -159,6 +147,30 @@ class ChangelogTable(Generic[V]):
             del self._partition_of[key]
         self.owned -= gone
         self.generation += 1
+
+
+class PartitionMismatch(RuntimeError):
+    """A changelog whose partition count differs from its input's: state would be restored into
+    the wrong partitions."""
+
+
+async def check_partitions(kafka_kwargs: dict[str, Any],
+                           tables: Iterable[ChangelogTable[Any]]) -> None:
+    """Refuse to start, as Faust does, when a changelog has not its inputs' partition count:
+    the state of input partition n lives in changelog partition n. (A topic that does not exist
+    yet is left to the consumer, which waits for it.)"""
+    wanted = [t for t in tables if t.inputs]
+    if not wanted:
+        return
+    async with reading(kafka_kwargs) as consumer:
+        for table in wanted:
+            have = len(await partition_numbers(consumer, table.topic))
+            for topic in table.inputs:
+                count = len(await partition_numbers(consumer, topic))
+                if count and have and count != have:
+                    raise PartitionMismatch(
+                        f"{table.topic} has {have} partitions but its input {topic} has "
+                        f"{count}: give them the same number (lederkontakt topics create)")
 
 
 class _TableListener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -15,7 +15,7 @@ from shared.kafka import EventProducer, consume, make_broker
 from shared.logging import configure_logging
 from shared.ops import run, service_app
 from shared.settings import KafkaSettings
-from shared.state import ChangelogTable, listener_for
+from shared.state import ChangelogTable, check_partitions, listener_for
 from shared.telemetry import configure_tracing
 from shared.topics import Topics
 
@@ -30,7 +30,9 @@ class SchedulerService:
         self.producer = EventProducer(kwargs)
         self.plans: ChangelogTable[CoursePlan] = ChangelogTable(
             self.topics.scheduler_state, kwargs, self.producer,
-            encode=lambda p: p.model_dump_json().encode(), decode=CoursePlan.model_validate_json)
+            encode=lambda p: p.model_dump_json().encode(), decode=CoursePlan.model_validate_json,
+            inputs=[self.topics.courses, self.topics.sessions, self.topics.consents])
+        self._kafka_kwargs = kwargs
         self.handlers = SchedulerHandlers(self.topics, self.producer, self.plans,
                                           ContactPlanner(policy or ContactPolicy(), WorkingDayCalendar()),
                                           clock)
@@ -53,8 +55,12 @@ class SchedulerService:
     async def stop_timers(self) -> None:
         await self._timers.stop()
 
-    async def start(self) -> None:
+    async def open(self) -> None:
+        await check_partitions(self._kafka_kwargs, [self.plans])
         await self.producer.start()
+
+    async def start(self) -> None:
+        await self.open()
         await self.broker.start()
         await self.start_timers()
 
@@ -70,7 +76,7 @@ def create_app() -> AsgiFastStream:
     configure_tracing("contact-scheduler")
     service = SchedulerService(KafkaSettings(), clock_from_env())
     app = service_app("contact-scheduler", service.broker, service.health)
-    app.on_startup(service.producer.start)
+    app.on_startup(service.open)
     app.after_startup(service.start_timers)
     app.on_shutdown(service.stop_timers)
     app.after_shutdown(service.producer.stop)

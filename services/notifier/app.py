@@ -21,7 +21,7 @@ from shared.kafka import EventProducer, consume, make_broker
 from shared.logging import configure_logging
 from shared.ops import run, service_app
 from shared.settings import KafkaSettings
-from shared.state import ChangelogTable, listener_for
+from shared.state import ChangelogTable, check_partitions, listener_for
 from shared.telemetry import configure_tracing
 from shared.topics import Topics
 
@@ -46,7 +46,9 @@ class NotifierService:
         self.producer = EventProducer(kwargs)
         self.ledger: ChangelogTable[LedgerEntry] = ChangelogTable(
             self.topics.notifier_ledger, kwargs, self.producer,
-            encode=lambda e: e.model_dump_json().encode(), decode=LedgerEntry.model_validate_json)
+            encode=lambda e: e.model_dump_json().encode(), decode=LedgerEntry.model_validate_json,
+            inputs=[self.topics.notifications_requested])
+        self._kafka_kwargs = kwargs
         self.people: GlobalView[Person] = GlobalView(self.topics.people, kwargs, _person)
         self.consents: GlobalView[ConsentState] = GlobalView(self.topics.consents, kwargs, _consent)
         self.smtp = SmtpSender(notifier.smtp())
@@ -71,6 +73,7 @@ class NotifierService:
 
     async def open(self) -> None:
         """Producer, views and adapters; the views are complete before any request is read."""
+        await check_partitions(self._kafka_kwargs, [self.ledger])
         await self.producer.start()
         await self.people.start()
         await self.consents.start()

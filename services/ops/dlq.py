@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from shared.kafka import EventProducer
+from shared.reader import reading, to_end
 from shared.settings import KafkaSettings
 from shared.topics import Topics
 
@@ -22,25 +21,15 @@ class DeadLetter:
 
 async def read_dlq(settings: KafkaSettings, base_topic: str) -> list[DeadLetter]:
     topic = Topics(settings.topic_prefix).dlq(base_topic)
-    consumer = AIOKafkaConsumer(**settings.aiokafka_kwargs(), group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        end = (await consumer.end_offsets([tp]))[tp]
-        consumer.seek(tp, (await consumer.beginning_offsets([tp]))[tp])
-        letters: list[DeadLetter] = []
-        while await consumer.position(tp) < end:
-            for records in (await consumer.getmany(tp, timeout_ms=500)).values():
-                for r in records:
-                    headers = {k: v.decode(errors="replace") for k, v in r.headers}
-                    letters.append(DeadLetter(r.offset, r.key, r.value,
-                                              headers.get("dlq.reason", "?"),
-                                              headers.get("dlq.source.topic", "")))
-        return letters
-    finally:
-        await consumer.stop()
+    letters: list[DeadLetter] = []
+    async with reading(settings.aiokafka_kwargs(), topic, partitions=[0]) as consumer:
+        async for records in to_end(consumer):
+            for r in records:
+                headers = {k: v.decode(errors="replace") for k, v in r.headers}
+                letters.append(DeadLetter(r.offset, r.key, r.value,
+                                          headers.get("dlq.reason", "?"),
+                                          headers.get("dlq.source.topic", "")))
+    return letters
 
 
 async def replay(settings: KafkaSettings, base_topic: str, offsets: list[int],

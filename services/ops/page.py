@@ -11,7 +11,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import date
 
-from aiokafka import AIOKafkaConsumer
 from faststream.asgi import AsgiFastStream
 
 from shared.background import Background
@@ -19,6 +18,7 @@ from shared.calendar import local_date
 from shared.clock import Clock
 from shared.events import EventDecodeError, decode_event
 from shared.ops import OpsServer, ops_routes
+from shared.reader import batches, reading
 from shared.settings import KafkaSettings
 from shared.topics import Topics
 
@@ -138,18 +138,11 @@ class OpsPage:
         await self._follower.stop()
 
     async def _follow(self) -> None:
-        consumer = AIOKafkaConsumer(*self._topics, **self._kwargs, group_id=None,
-                                    auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            while True:
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    for record in records:
-                        with contextlib.suppress(EventDecodeError):
-                            self.view.apply(decode_event(record.value))
-        finally:
-            await consumer.stop()
+        async with reading(self._kwargs, *self._topics) as consumer:
+            async for records in batches(consumer):
+                for record in records:
+                    with contextlib.suppress(EventDecodeError):
+                        self.view.apply(decode_event(record.value))
 
 
 async def serve(settings: KafkaSettings, clock: Clock, port: int, host: str) -> None:

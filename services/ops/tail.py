@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from aiokafka import AIOKafkaConsumer
-
 from shared.catalogue import INPUTS, published_by
 from shared.events import Event, EventDecodeError, decode_event
+from shared.reader import batches, reading
 from shared.settings import KafkaSettings
 from shared.topics import SPECS, Topics
 
@@ -74,24 +73,21 @@ async def tail(settings: KafkaSettings, topics: Sequence[str], *, course: str | 
                limit: int | None = None, idle_exit: float | None = None) -> int:
     names = Topics(settings.topic_prefix)
     full = {names.name(t): t for t in topics}
-    consumer = AIOKafkaConsumer(*full, **settings.aiokafka_kwargs(), group_id=None,
-                                auto_offset_reset="earliest" if from_beginning else "latest")
-    await consumer.start()
     shown = 0
     colour = out.isatty()
-    try:
+    async with reading(settings.aiokafka_kwargs(), *full,
+                       from_beginning=from_beginning) as consumer:
         idle = 0.0
-        while limit is None or shown < limit:
-            batch = await consumer.getmany(timeout_ms=500)
+        async for batch in batches(consumer):
+            if limit is not None and shown >= limit:
+                break
             if not batch:
                 idle += 0.5
                 if idle_exit is not None and idle >= idle_exit:
                     break
                 continue
             idle = 0.0
-            records = sorted((r for part in batch.values() for r in part),
-                             key=lambda r: r.timestamp)
-            for record in records:
+            for record in sorted(batch, key=lambda r: r.timestamp):
                 try:
                     event: Event | None = decode_event(record.value)
                 except EventDecodeError:
@@ -100,8 +96,6 @@ async def tail(settings: KafkaSettings, topics: Sequence[str], *, course: str | 
                     continue
                 print(format_line(full[record.topic], record, colour), file=out, flush=True)
                 shown += 1
-    finally:
-        await consumer.stop()
     return shown
 
 

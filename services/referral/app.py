@@ -8,12 +8,13 @@ from faststream.asgi import AsgiFastStream
 
 from services.referral.domain.intake import IntakeRecord
 from services.referral.handlers import ReferralHandlers
+from shared.clock import Clock, SystemClock, clock_from_env
 from shared.events import ConsentRecorded, decode_event, encode_event
 from shared.kafka import EventProducer, consume, make_broker
 from shared.logging import configure_logging
 from shared.ops import run, service_app
 from shared.settings import KafkaSettings
-from shared.state import ChangelogTable, listener_for
+from shared.state import ChangelogTable, check_partitions, listener_for
 from shared.telemetry import configure_tracing
 from shared.topics import Topics
 
@@ -26,7 +27,8 @@ def _decode_consent(raw: bytes) -> ConsentRecorded:
 
 
 class ReferralService:
-    def __init__(self, settings: KafkaSettings, batch_size: int = 500) -> None:
+    def __init__(self, settings: KafkaSettings, batch_size: int = 500,
+                 clock: Clock | None = None) -> None:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         kwargs = settings.aiokafka_kwargs()
@@ -34,11 +36,12 @@ class ReferralService:
         self.intake: ChangelogTable[IntakeRecord] = ChangelogTable(
             self.topics.referral_dedup, kwargs, self.producer,
             encode=lambda r: r.model_dump_json().encode(),
-            decode=IntakeRecord.model_validate_json)
+            decode=IntakeRecord.model_validate_json, inputs=[self.topics.referrals])
         self.consents: ChangelogTable[ConsentRecorded] = ChangelogTable(
             self.topics.consents, kwargs, self.producer, encode=encode_event,
-            decode=_decode_consent)
-        self.handlers = ReferralHandlers(self.topics, self.producer, self.intake, self.consents)
+            decode=_decode_consent, inputs=[self.topics.courses, self.topics.sessions])
+        self.handlers = ReferralHandlers(self.topics, self.producer, self.intake, self.consents,
+                                         clock or SystemClock())
         self.broker = make_broker(settings)
 
         consume(self.broker, self.topics.referrals,
@@ -55,8 +58,12 @@ class ReferralService:
                 "partitions": sorted(self.intake.owned), "referrals_known": len(self.intake),
                 "courses_with_consent": len(self.consents)}
 
-    async def start(self) -> None:
+    async def open(self) -> None:
+        await check_partitions(self.settings.aiokafka_kwargs(), [self.intake, self.consents])
         await self.producer.start()
+
+    async def start(self) -> None:
+        await self.open()
         await self.broker.start()
 
     async def stop(self) -> None:
@@ -68,9 +75,9 @@ def create_app() -> AsgiFastStream:
     """`faststream run --factory services.referral.app:create_app`, or `python -m` this module."""
     configure_logging()
     configure_tracing("referral")
-    service = ReferralService(KafkaSettings())
+    service = ReferralService(KafkaSettings(), clock=clock_from_env())
     app = service_app("referral", service.broker, service.health)
-    app.on_startup(service.producer.start)
+    app.on_startup(service.open)
     app.after_shutdown(service.producer.stop)
     return app
 

@@ -5,14 +5,14 @@ none."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.referral.domain import consent as consent_rules
 from services.referral.domain.intake import IntakeRecord, decide_intake, stable_id
 from shared import telemetry
 from shared.catalogue import events_on
+from shared.clock import Clock, SystemClock
 from shared.events import (
     ConsentRecorded,
     EventDecodeError,
@@ -34,6 +34,7 @@ class ReferralHandlers:
     producer: Publisher
     intake: ChangelogTable[IntakeRecord]
     consents: ChangelogTable[ConsentRecorded]
+    clock: Clock = field(default_factory=SystemClock)
 
     async def on_referral(self, record: Any) -> None:
         await self.on_referrals([record])
@@ -55,7 +56,7 @@ class ReferralHandlers:
                 else self.intake.get(event.referral_id)
             try:
                 with telemetry.stage("rules"):
-                    decision = decide_intake(known, event, datetime.now(UTC))
+                    decision = decide_intake(known, event, self.clock.now())
             except Exception as exc:
                 # A bug in the intake rules must not hold up the partition: the referral waits
                 # in the DLQ, to be replayed once fixed. (Consent statements are not handled

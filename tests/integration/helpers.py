@@ -6,9 +6,10 @@ import asyncio
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import ConsumerRecord
 
 from shared.events import Event, decode_event
+from shared.reader import batches, reading
 from shared.settings import KafkaSettings
 
 
@@ -17,22 +18,16 @@ async def read_records(
     settle: float = 0.0,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record from the start of `topic` until `expect` arrived (plus `settle` seconds)."""
-    consumer = AIOKafkaConsumer(topic, **kafka.aiokafka_kwargs(), group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
     records: list[Any] = []
-    try:
+    async with reading(kafka.aiokafka_kwargs(), topic) as consumer:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(records) < expect:
-            batch = await consumer.getmany(timeout_ms=200)
-            for part in batch.values():
-                records.extend(part)
+        async for batch in batches(consumer, timeout_ms=200):
+            records.extend(batch)
+            if time.monotonic() >= deadline or len(records) >= expect:
+                break
         if settle:
             await asyncio.sleep(settle)
-            for part in (await consumer.getmany(timeout_ms=500)).values():
-                records.extend(part)
-    finally:
-        await consumer.stop()
+            records.extend(await anext(batches(consumer)))
     return records
 
 

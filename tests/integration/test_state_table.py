@@ -7,10 +7,12 @@ import json
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.kafka import CO_PARTITIONED, EventProducer
+from shared.reader import partition_numbers, reading
 from shared.settings import KafkaSettings
-from shared.state import ChangelogTable, listener_for
+from shared.state import ChangelogTable, PartitionMismatch, check_partitions, listener_for
 from shared.topics import Topics
 
 pytestmark = pytest.mark.integration
@@ -111,3 +113,32 @@ async def test_an_unreadable_changelog_record_is_skipped_not_fatal(
     assert await restarted.recover([0]) == 3
     await producer.stop()
     assert restarted.get("a") == {"n": 1} and restarted.get("b") == {"n": 2}
+
+
+async def test_a_service_refuses_to_start_when_a_changelog_has_other_partitions_than_its_input(
+    kafka: KafkaSettings, topics: Topics
+) -> None:
+    admin = AIOKafkaAdminClient(**kafka.aiokafka_kwargs())
+    await admin.start()
+    try:
+        response = await admin.create_topics([NewTopic(topics.name("in"), 6, 1),
+                                              NewTopic(topics.name("in.changelog"), 3, 1)])
+        assert [code for _, code, *_ in response.topic_errors] == [0, 0]
+    finally:
+        await admin.close()
+    async with reading(kafka.aiokafka_kwargs()) as consumer:
+        for _ in range(300):  # a loaded broker takes a while to know new topics
+            if all([await partition_numbers(consumer, topics.name(t))
+                    for t in ("in", "in.changelog")]):
+                break
+            await asyncio.sleep(0.2)
+    producer = EventProducer(kafka.aiokafka_kwargs())
+    table: ChangelogTable[str] = ChangelogTable(
+        topics.name("in.changelog"), kafka.aiokafka_kwargs(), producer, encode=str.encode,
+        decode=bytes.decode, inputs=[topics.name("in")])
+    with pytest.raises(PartitionMismatch, match=r"has 3 partitions but its input .* has 6"):
+        await check_partitions(kafka.aiokafka_kwargs(), [table])
+    # Every changelog of the real topic set matches its input.
+    await check_partitions(kafka.aiokafka_kwargs(), [ChangelogTable(
+        topics.scheduler_state, kafka.aiokafka_kwargs(), producer, encode=str.encode,
+        decode=bytes.decode, inputs=[topics.courses, topics.sessions, topics.consents])])

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.events import EventDecodeError
 from shared.logging import get_logger
+from shared.reader import batches, open_reader
 
 V = TypeVar("V")
 log = get_logger("notifier.views")
@@ -44,22 +45,12 @@ class GlobalView(Generic[V]):
         return len(self._values)
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(**self._kafka_kwargs, group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="earliest", fetch_max_wait_ms=50)
-        await consumer.start()
+        consumer = await open_reader(self._kafka_kwargs, self.topic, fetch_max_wait_ms=50)
+        self._consumer = consumer
+        self._tps = sorted(consumer.assignment())
         self._offsets = AIOKafkaConsumer(**self._kafka_kwargs, group_id=None,
                                          enable_auto_commit=False)
         await self._offsets.start()
-        self._consumer = consumer
-        partitions = consumer.partitions_for_topic(self.topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(self.topic) or set()
-        self._tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        consumer.assign(self._tps)
-        begin = await consumer.beginning_offsets(self._tps)
-        for tp in self._tps:
-            consumer.seek(tp, begin[tp])
         self._task = asyncio.create_task(self._tail())
         await self.catch_up()
         log.info("view_ready", topic=self.topic, keys=len(self._values))
@@ -80,24 +71,22 @@ class GlobalView(Generic[V]):
 
     async def _tail(self) -> None:
         assert self._consumer is not None
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=100, max_records=5000)
-            for records in batch.values():
-                for record in records:
-                    if record.key is None:
-                        continue
-                    key = record.key.decode(errors="replace")
-                    try:
-                        value = None if record.value is None else self._decode(record.value)
-                    except EventDecodeError as exc:
-                        # The owner of the topic dead-letters it; a view must not stop over it.
-                        log.warning("view_skipped_record", topic=self.topic,
-                                    offset=record.offset, reason=exc.reason)
-                        continue
-                    if value is None:
-                        self._values.pop(key, None)
-                    else:
-                        self._values[key] = value
+        async for records in batches(self._consumer, timeout_ms=100, max_records=5000):
+            for record in records:
+                if record.key is None:
+                    continue
+                key = record.key.decode(errors="replace")
+                try:
+                    value = None if record.value is None else self._decode(record.value)
+                except EventDecodeError as exc:
+                    # The owner of the topic dead-letters it; a view must not stop over it.
+                    log.warning("view_skipped_record", topic=self.topic,
+                                offset=record.offset, reason=exc.reason)
+                    continue
+                if value is None:
+                    self._values.pop(key, None)
+                else:
+                    self._values[key] = value
             async with self._progress:
                 self._progress.notify_all()
 
