@@ -92,6 +92,9 @@ def decode_event(raw: bytes | None, expected: tuple[type[Event], ...] = ()) -> E
         data: Any = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EventDecodeError(f"invalid JSON: {exc}") from None
+    except (RecursionError, ValueError) as exc:
+        # Deep nesting, a number of thousands of digits: no record may stall its partition.
+        raise EventDecodeError(f"undecodable: {type(exc).__name__}: {str(exc)[:120]}") from None
     if not isinstance(data, dict):
         raise EventDecodeError("event is not a JSON object")
     event_type = data.get("type")
@@ -108,6 +111,9 @@ def decode_event(raw: bytes | None, expected: tuple[type[Event], ...] = ()) -> E
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise EventDecodeError(f"invalid {event_type}: {_describe(exc)}", event_type) from None
+    except (RecursionError, ValueError) as exc:
+        raise EventDecodeError(f"undecodable {event_type}: {type(exc).__name__}",
+                               event_type) from None
 
 
 def encode_event(event: Event) -> bytes:

@@ -22,7 +22,7 @@ from shared.events import CourseStarted, NotificationRequested
 from shared.kafka import EventProducer
 from shared.settings import KafkaSettings
 from shared.topics import Topics
-from tests.integration.helpers import read_events, wait_for
+from tests.integration.helpers import read_events, read_records, wait_for
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -156,3 +156,28 @@ async def test_a_course_queued_by_several_events_fires_each_reminder_once(
     await service.stop()
     ids = collections.Counter(n.notification_id for n in got)
     assert ids == {"course-1:start_call:due": 1, "course-1:start_call:due:leader": 1}
+
+
+async def test_a_poison_record_goes_to_the_dlq_and_the_next_course_on_its_partition_is_planned(
+    kafka: KafkaSettings, topics: Topics
+) -> None:
+    clock = ManualClock(datetime(2026, 11, 23, 7, 0, tzinfo=COPENHAGEN))
+    service = SchedulerService(kafka, clock, tick_interval=0.1)
+    await service.start()
+    try:
+        producer = EventProducer(kafka.aiokafka_kwargs())
+        await producer.start()
+        # Same key, so the same partition, as the valid course that follows.
+        await producer.send(topics.courses, b"[" * 5000, "course-1")
+        await producer.send(topics.courses, b'{"n": ' + b"9" * 4500 + b"}", "course-1")
+        await producer.stop()
+        await publish_courses(kafka, topics, [course(1)])
+        dead = await read_records(kafka, topics.dlq("courses"), expect=2, timeout=30)
+        reasons = sorted(dict(r.headers)["dlq.reason"].decode() for r in dead)
+        assert [r.split(":")[0] for r in reasons] == ["undecodable", "undecodable"]
+        assert any("RecursionError" in r for r in reasons)
+        assert any("ValueError" in r for r in reasons)
+        scheduled = await read_events(kafka, topics.contact_points, expect=1, timeout=30)
+        assert {e.course_id for e in scheduled} == {"course-1"}
+    finally:
+        await service.stop()
