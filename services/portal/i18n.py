@@ -55,12 +55,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "refer.sick.at_risk": ("I risiko", "At risk"),
     "refer.sick.on_leave": ("Sygemeldt", "On sick leave"),
     "refer.sick_leave_since": ("Sygemeldt siden (valgfri)", "On sick leave since (optional)"),
-    "refer.leader_says": ("Hvad medarbejderen har sagt", "What the employee has said"),
-    "refer.leader_says_label": ("Medarbejderen har sagt ja til, at psykologen kontakter mig",
-                                "The employee has agreed that the psychologist contacts me"),
-    "refer.leader_says_help": (
-        "Psykologen kontakter dig kun, når medarbejderen selv har givet samtykke.",
-        "The psychologist contacts you only once the employee has given consent themself."),
     "refer.you": ("Dig som leder", "You as leader"),
     "refer.submit": ("Send tilmelding", "Send referral"),
     "receipt.title": ("Tilmeldingen er modtaget", "The referral has been received"),

@@ -82,6 +82,14 @@ def test_the_leaders_word_on_the_form_is_only_what_the_leader_says() -> None:
     assert referral.leader.person_id == "lars"
 
 
+def test_a_leader_cannot_state_the_employees_consent_on_the_form() -> None:
+    form = {"employee_name": "Anna", "employee_email": "anna@example.org", "workplace": "R",
+            "reason_category": "stress_related", "leader_says_employee_agrees": "yes"}
+    referral = referral_from_form(form, referral_id="web-1", event_id=uuid4(), now=NOW,
+                                  leader=LEADER, psychologist=None, team_lead=None)
+    assert referral.employee_consents_to_leader_contact is False
+
+
 def test_only_the_employee_can_consent_to_leader_contact_from_the_course_page() -> None:
     context = ActionContext("c-1", uuid4(), NOW)
     with pytest.raises(FormInvalid) as caught:

@@ -112,7 +112,9 @@ def referral_from_form(form: Form, *, referral_id: str, event_id: UUID, now: dat
         "sick_leave_since": _optional(form.get("sick_leave_since")),
         # Only what the leader says; it never opens leader contact (the employee's own
         # consent does).
-        "employee_consents_to_leader_contact": form.get("leader_says_employee_agrees") == "yes",
+        # Consent to leader contact is the employee's own (their page, or the psychologist
+        # from a conversation); the referral service still reads this flag as consent.
+        "employee_consents_to_leader_contact": False,
     }
     try:
         return ReferralSubmitted.model_validate(data)
