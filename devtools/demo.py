@@ -181,9 +181,12 @@ def screenshot(url: str) -> Path | None:
 def start_portal_and_login(env: dict[str, str], log: Any,
                            procs: list[subprocess.Popen[bytes]]) -> str:
     """The OIDC provider and the portal as processes, on LEDERKONTAKT_OIDC_PORT (9400) and
-    LEDERKONTAKT_PORTAL_PORT (8080)."""
+    LEDERKONTAKT_PORTAL_PORT (8080), and the reporting service for the portal's reports page."""
     from devtools import portal_stack
 
+    procs.append(subprocess.Popen([sys.executable, "-m", "services.reporting.app"], cwd=REPO,
+                                  env={**env, "LEDERKONTAKT_REPORTING_PUBLISH_SECONDS": "2"},
+                                  stdout=log, stderr=subprocess.STDOUT))
     oidc_port = int(os.environ.get("LEDERKONTAKT_OIDC_PORT", "9400"))
     portal_port = int(os.environ.get("LEDERKONTAKT_PORTAL_PORT", "8080"))
     procs.append(portal_stack.start_oidc_provider(oidc_port, log=log))
@@ -196,7 +199,7 @@ def portal_logins(url: str) -> str:
     from devtools.portal_stack import LOGINS
 
     lines = [f"\nPortal: {url}/ (log in, then choose a user on the identity provider's page)"]
-    for role in ("leader", "employee", "psychologist", "team_lead"):
+    for role in ("leader", "employee", "psychologist", "team_lead", "management"):
         login = next(u for u in LOGINS if u.role == role)
         lines.append(f"  {role:13} {login.sub:6} {login.name}")
     return "\n".join(lines)

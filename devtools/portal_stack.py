@@ -53,6 +53,7 @@ LOGINS: tuple[Login, ...] = (
     Login("pia", "Pia Psykolog", "pia@tidlig.dk", "psychologist", "psy-pia"),
     Login("karl", "Karl Kirk", "karl@tidlig.dk", "psychologist", "psy-karl"),
     Login("tove", "Tove Teamleder", "tove@tidlig.dk", "team_lead", "lead-tove"),
+    Login("mona", "Mona Direktør", "mona@kommune.dk", "management", "mgmt-mona"),
 )
 BY_SUB = {login.sub: login for login in LOGINS}
 

@@ -20,11 +20,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from services.portal.auth import make_oauth
 from services.portal.bus import BrokerUnavailable, Publisher
 from services.portal.config import PortalSettings
+from services.portal.domain.reports import ReportShelf
 from services.portal.domain.views import PortalView
 from services.portal.i18n import Language
-from services.portal.pages import common, employee, leader, psychologist, team_lead
+from services.portal.pages import common, employee, leader, psychologist, reports, team_lead
 from services.portal.security import GuardMiddleware, Receive, Scope, Send
 from services.portal.web import LoginRequired, flash, language, render
+from services.reporting.domain.orgunits import OrgUnits
 from shared.clock import Clock, clock_from_env
 from shared.events import Event, EventDecodeError, decode_event
 from shared.kafka import make_broker
@@ -51,12 +53,14 @@ class Portal:
     clock: Clock
     broker: KafkaBroker
     view: PortalView = field(default_factory=PortalView)
+    reports: ReportShelf = field(default_factory=ReportShelf)
     nav: list[NavItem] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.topics = Topics(self.kafka.topic_prefix)
         self.publisher = Publisher(self.broker, self.view, self.settings.publish_timeout_seconds)
         self.oauth = make_oauth(self.settings)
+        self.org_units = OrgUnits.from_toml(self.settings.org_units.read_text(encoding="utf-8"))
 
     def language_of(self, request: Request) -> Language:
         return language(request)
@@ -74,7 +78,9 @@ class Portal:
 
     def apply_records(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         for record in records:
-            if record.value is None:
+            if record.topic == self.topics.reports:
+                self.reports.apply(record.key, record.value)
+            elif record.value is None:
                 if record.topic == self.topics.people and record.key:
                     self.view.erase(record.key.decode(errors="replace"))
             else:
@@ -86,7 +92,7 @@ class Portal:
     def view_topics(self) -> list[str]:
         t = self.topics
         return [t.referrals, t.courses, t.sessions, t.people, t.consents, t.contact_points,
-                t.notifications_status]
+                t.notifications_status, t.reports]
 
 
 async def _connect(portal: Portal) -> None:
@@ -141,7 +147,7 @@ def create_app(settings: PortalSettings | None = None, kafka: KafkaSettings | No
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal = portal
     for router in (common.router, leader.router, employee.router, psychologist.router,
-                   team_lead.router):
+                   team_lead.router, reports.router):
         app.include_router(router)
 
     async def reject(scope: Scope, receive: Receive, send: Send, status: int) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -7,8 +8,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.events import ReferredPerson
 
-Role = Literal["leader", "employee", "psychologist", "team_lead"]
-ROLES: tuple[Role, ...] = ("leader", "employee", "psychologist", "team_lead")
+Role = Literal["leader", "employee", "psychologist", "team_lead", "management"]
+ROLES: tuple[Role, ...] = ("leader", "employee", "psychologist", "team_lead", "management")
+DEFAULT_ORG_UNITS = Path(__file__).resolve().parents[2] / "config" / "org-units.toml"
 
 
 class PortalSettings(BaseSettings):
@@ -39,3 +41,5 @@ class PortalSettings(BaseSettings):
     intake_psychologist: ReferredPerson | None = None
     intake_team_lead: ReferredPerson | None = None
     psychologists: list[ReferredPerson] = Field(default_factory=list)
+    # The units the referral form offers (the reporting service reads the same file).
+    org_units: Path = DEFAULT_ORG_UNITS

@@ -12,7 +12,7 @@ from services.reporting.adapters.publisher import ReportPublisher
 from services.reporting.config import ReportingSettings
 from services.reporting.domain.facts import CourseFacts
 from services.reporting.handlers import ReportingHandlers
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock, clock_from_env
 from shared.kafka import EventProducer, consume, make_broker
 from shared.logging import configure_logging
 from shared.ops import run, service_app
@@ -43,7 +43,7 @@ class ReportingService:
         self.view = GlobalFacts(self.topics.reporting_facts, kwargs)
         self.publisher = ReportPublisher(
             self.topics.reports, self.producer, self.view, self.facts, self.org,
-            clock or SystemClock(), self.reporting.retention, self.reporting.publish_seconds)
+            clock or clock_from_env(), self.reporting.retention, self.reporting.publish_seconds)
         self.web_task: asyncio.Task[None] | None = None
         self.broker = make_broker(settings)
         batch = self.reporting.batch_size

@@ -94,14 +94,25 @@ def trend_charts(reports: Mapping[str, Report], year: int) -> list[ChartView]:
     return [_chart_view(stress), _chart_view(on_time)]
 
 
+def periods_of(reports: Mapping[str, Report]) -> list[str]:
+    """The periods with a management report, newest year first; in a year the months (newest
+    first, the default choice of the page), then the quarters, then the year."""
+    found = [Period.parse(r.period) for r in reports.values() if r.audience == "management"]
+    return [str(p) for p in sorted(found, key=lambda p: (p.year, p.kind == "month",
+                                                         p.kind == "quarter", p.number),
+                                   reverse=True)]
+
+
 def render_content(reports: Mapping[str, Report], period: Period, *, team_lead: bool,
-                   periods: Sequence[str], csv_href: str) -> Markup:
+                   periods: Sequence[str], csv_href: str,
+                   team_csv_href: str | None = None) -> Markup:
     """The page's content, for any layout. Management sees the anonymous figures; the team lead
     also the compliance figures per psychologist."""
     management = reports.get(f"management:{period}")
     team = reports.get(f"team_lead:{period}") if team_lead else None
     return Markup(_ENV.get_template("reports_content.html.j2").render(
-        period=str(period), periods=periods, csv_href=csv_href, suppressed=SUPPRESSED,
+        period=str(period), periods=periods, csv_href=csv_href, team_csv_href=team_csv_href,
+        suppressed=SUPPRESSED,
         management=table_view(management, f"Nøgletal {period}") if management else None,
         team=table_view(team, f"Pr. psykolog {period} (kun teamleder)") if team else None,
         charts=trend_charts(reports, period.year),

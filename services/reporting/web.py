@@ -12,17 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.reporting.domain.export import to_csv
 from services.reporting.domain.periods import Period
 from services.reporting.domain.report import Report
-from services.reporting.page import render_page
+from services.reporting.page import periods_of, render_page
 
 ReportSource = Callable[[], Mapping[str, Report]]
-
-
-def periods_of(reports: Mapping[str, Report]) -> list[str]:
-    """The periods with a management report, newest first (months, then quarters, then years)."""
-    found = [Period.parse(r.period) for r in reports.values() if r.audience == "management"]
-    return [str(p) for p in sorted(found, key=lambda p: (p.year, p.kind != "month",
-                                                         p.kind == "year", p.number),
-                                   reverse=True)]
 
 
 def create_web_app(source: ReportSource) -> FastAPI:

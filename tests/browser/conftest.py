@@ -1,4 +1,4 @@
-"""The whole system for browser tests, started once for them: the three services as
+"""The whole system for browser tests, started once for them: the four services as
 processes on the real broker, the SMTP sink, the SMS double, a real OpenID Connect provider,
 the portal, and Debian's Chromium driven by Playwright."""
 
@@ -34,7 +34,8 @@ REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / ".cache" / "portal-screenshots"
 # A Monday morning, whatever day the tests run: the start call of a course opened now is due.
 CLOCK_START = datetime(2026, 11, 30, 9, 0, tzinfo=COPENHAGEN)
-SERVICES = ("services.referral.app", "services.contact_scheduler.app", "services.notifier.app")
+SERVICES = ("services.referral.app", "services.contact_scheduler.app", "services.notifier.app",
+            "services.reporting.app")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
@@ -77,7 +78,9 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
            "LEDERKONTAKT_NOTIFIER_SMTP_PORT": str(controller.port),
            "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": cafile,
            "LEDERKONTAKT_NOTIFIER_SMS_BASE_URL": sms.url,
-           "LEDERKONTAKT_NOTIFIER_SMS_TOKEN": sms.token}
+           "LEDERKONTAKT_NOTIFIER_SMS_TOKEN": sms.token,
+           # Reports a second after the facts change, so the reports page fills in quickly.
+           "LEDERKONTAKT_REPORTING_PUBLISH_SECONDS": "1"}
     log_path = tmp_path_factory.mktemp("portal-logs") / "stack.log"
     log = open(log_path, "ab")
     procs: list[subprocess.Popen[bytes]] = [

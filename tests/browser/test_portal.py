@@ -210,3 +210,43 @@ async def test_the_login_page_and_the_front_page_pass_axe_in_both_languages(
     await check_page(page, "front-page")
     await page.goto(f"{stack.url}/login")
     await check_page(page, "login")
+
+
+async def test_team_lead_and_management_read_the_anonymous_reports_and_others_may_not(
+        stack: Stack, new_page: Any) -> None:
+    await _refer(stack, "browser-rita", "anna", "karl")
+    lead: Page = await new_page()
+    await log_in(lead, stack.url, "tove", "/reports")
+    # The reporting service counts the courses the other tests opened and publishes the
+    # reports; the portal reads them from the reports topic.
+    await reload_until(lead, "document.body.innerText.includes('Pr. psykolog')", timeout=120)
+    # A handful of courses: every count is "<5", shown as such, never the number.
+    assert await lead.locator("td", has_text="<5").count() > 0
+    assert await lead.get_by_role("img", name="Stressrelaterede forløb").count() == 1
+    assert await lead.locator("svg[role=img] title").count() == 2
+    await check_page(lead, "reports-team-lead")
+    async with lead.expect_download() as info:
+        await lead.get_by_role("link", name="Hent pr. psykolog").click()
+    data = (await (await info.value).path()).read_bytes()
+    assert data.startswith("\ufeff".encode()) and b";Psykolog;;" in data
+    await switch_language(lead, "en")
+    await check_page(lead, "reports-team-lead")
+
+    management: Page = await new_page()
+    await log_in(management, stack.url, "mona", "/reports")
+    await reload_until(management, "document.body.innerText.includes('Nøgletal')")
+    text = await management.inner_text("main")
+    assert "Pr. psykolog" not in text and "Karl Kirk" not in text and "<5" in text
+    await check_page(management, "reports")
+    async with management.expect_download() as info:
+        await management.get_by_role("link", name="som CSV til Excel").click()
+    data = (await (await info.value).path()).read_bytes()
+    assert data.startswith("\ufeff".encode()) and b"\r\n2026-11;I alt;;;" in data
+    assert b";<5;" in data
+    response = await management.goto(f"{stack.url}/overview")
+    assert response is not None and response.status == 403
+
+    leader: Page = await new_page()
+    await log_in(leader, stack.url, "lars", "/referrals")
+    response = await leader.goto(f"{stack.url}/reports")
+    assert response is not None and response.status == 403
