@@ -258,15 +258,27 @@ class NotifierHandlers:
             self._rebuild_parked()
         now = self.clock.now()
         tried = 0
-        while self._parked and self._parked[0][0] <= now:
-            due_at, nid = heapq.heappop(self._parked)
-            entry = self.ledger.get(nid)
-            partition = self.ledger.partition_of(nid)
-            if entry is None or entry.terminal or entry.due_at != due_at or entry.request is None \
-                    or partition is None:
-                continue
-            await self.attempt(entry.request, partition, entry.attempts)
-            tried += 1
+        # Popped but not settled: back on the heap once this tick ends. The heap is rebuilt only
+        # when partitions move, so whatever is dropped here would wait for the next rebalance.
+        later: list[tuple[datetime, str]] = []
+        try:
+            while self._parked and self._parked[0][0] <= now:
+                due_at, nid = heapq.heappop(self._parked)
+                entry = self.ledger.get(nid)
+                partition = self.ledger.partition_of(nid)
+                if entry is None or entry.terminal or entry.due_at != due_at \
+                        or entry.request is None or partition is None:
+                    continue  # settled, parked again for later, or now another member's
+                if nid in self._in_flight:
+                    later.append((due_at, nid))  # its request is still being parked
+                    continue
+                later.append((due_at, nid))
+                await self.attempt(entry.request, partition, entry.attempts)
+                later.pop()  # settled or parked again; an error (Kafka, a view) leaves it
+                tried += 1
+        finally:
+            for item in later:
+                heapq.heappush(self._parked, item)
         return tried
 
     async def run_timers(self) -> None:
