@@ -212,6 +212,50 @@ async def test_the_login_page_and_the_front_page_pass_axe_in_both_languages(
     await check_page(page, "login")
 
 
+async def test_a_leader_fills_in_the_referral_form_on_a_phone_with_the_keyboard_alone(
+        stack: Stack, browser: Any) -> None:
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                        has_touch=True)
+    context.set_default_timeout(30_000)
+    page: Page = await context.new_page()
+    try:
+        await log_in(page, stack.url, "lars", "/referrals/new")
+        # Nothing wider than the phone: no sideways scrolling to reach a field.
+        assert await page.evaluate(
+            "document.documentElement.scrollWidth <= window.innerWidth")
+        await check_page(page, "referral-form-phone")
+        await page.focus("#employee_name")
+        await page.keyboard.type("Rita Rask")
+        for field, text in (("employee_email", "rita@example.org"), ("employee_phone", ""),
+                            ("employee_language", ""), ("workplace", "Materielgården")):
+            await page.keyboard.press("Tab")
+            assert await page.evaluate("document.activeElement.id") == field
+            if text:
+                await page.keyboard.type(text)
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.id") == "unit"
+        await page.keyboard.type("Vej og")  # type-ahead in the unit list
+        assert await page.locator("#unit").input_value() == "Vej og Park"
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.id") == "unit_other"
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.id") == "reason_stress_related"
+        await page.keyboard.press("Space")
+        while await page.evaluate("document.activeElement.tagName") != "BUTTON":
+            await page.keyboard.press("Tab")
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("#reference")
+        reference = await page.locator("#reference").inner_text()
+        await check_page(page, "receipt-phone")
+    finally:
+        await context.close()
+    sent = [e for e in await read_events(stack.kafka, stack.topics.referrals,
+                                         expect=1_000_000, timeout=2)
+            if isinstance(e, ReferralSubmitted) and e.referral_id == reference]
+    assert [(e.unit, e.workplace, e.reason_category) for e in sent] == [
+        ("Vej og Park", "Materielgården", "stress_related")]
+
+
 async def test_team_lead_and_management_read_the_anonymous_reports_and_others_may_not(
         stack: Stack, new_page: Any) -> None:
     await _refer(stack, "browser-rita", "anna", "karl")

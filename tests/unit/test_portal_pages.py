@@ -18,6 +18,7 @@ from services.portal.config import PortalSettings
 from services.portal.domain.forms import ACTIONS, ActionContext, FormInvalid, referral_from_form
 from services.portal.domain.views import PointRow, PortalView, worklist
 from services.portal.i18n import TEXTS
+from services.reporting.domain.orgunits import OrgUnits
 from shared.calendar import COPENHAGEN
 from shared.events import (
     ConsentGiven,
@@ -88,6 +89,33 @@ def test_a_leader_cannot_state_the_employees_consent_on_the_form() -> None:
     referral = referral_from_form(form, referral_id="web-1", event_id=uuid4(), now=NOW,
                                   leader=LEADER, psychologist=None, team_lead=None)
     assert referral.employee_consents_to_leader_contact is False
+
+
+BASE_FORM = {"employee_name": "Anna", "employee_email": "anna@example.org",
+             "workplace": "Rådhuset", "reason_category": "stress_related"}
+
+
+def _unit(**fields: str) -> str | None:
+    referral = referral_from_form({**BASE_FORM, **fields}, referral_id="web-1",
+                                  event_id=uuid4(), now=NOW, leader=LEADER, psychologist=None,
+                                  team_lead=None)
+    return referral.unit
+
+
+def test_the_unit_chosen_from_the_list_is_the_referrals_unit() -> None:
+    assert _unit(unit="Vej og Park", unit_other="ignored") == "Vej og Park"
+
+
+def test_a_unit_not_in_the_list_is_typed_in_and_sent_as_typed() -> None:
+    assert _unit(unit="other", unit_other=" Kantinen ") == "Kantinen"
+    assert _unit(unit="", unit_other="Kantinen") == "Kantinen"
+    assert _unit(unit="") is None
+
+
+def test_a_typed_unit_that_is_too_long_is_an_error_of_the_typed_field() -> None:
+    with pytest.raises(FormInvalid) as caught:
+        _unit(unit="other", unit_other="x" * 201)
+    assert caught.value.errors == {"unit_other": "error.too_long"}
 
 
 def test_only_the_employee_can_consent_to_leader_contact_from_the_course_page() -> None:
@@ -217,3 +245,16 @@ async def test_an_action_while_kafka_is_unreachable_publishes_nothing_and_says_t
             "reason_category": "stress_related"})
     assert response.status_code == 503
     assert "Prøv igen om lidt" in response.text and "Intet er gemt" in response.text
+
+
+async def test_the_referral_form_offers_the_configured_units_by_administration() -> None:
+    leader = {**LEADER, "roles": ["leader"]}
+    async with _client() as client:
+        client.cookies.set("lederkontakt_session", _session_cookie({"user": leader}))
+        page = await client.get("/referrals/new")
+    org = OrgUnits.from_toml(PortalSettings().org_units.read_text(encoding="utf-8"))
+    for admin in org.administrations:
+        assert f'<optgroup label="{admin.name}">' in page.text
+    for unit in org.units:
+        assert f'<option value="{unit}">{unit}</option>' in page.text
+    assert '<label for="unit_other">' in page.text

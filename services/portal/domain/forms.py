@@ -92,10 +92,24 @@ def _optional(value: str | None) -> str | None:
     return value or None
 
 
+# The referral form's unit: a choice from the configured list, or this choice and the unit
+# typed in its own field (reports count a unit not in the list as "other").
+UNIT_OTHER = "other"
+
+
+def _unit(form: Form) -> tuple[str | None, str]:
+    """The unit the form names, and the field it came from."""
+    choice = (form.get("unit") or "").strip()
+    if choice and choice != UNIT_OTHER:
+        return choice, "unit"
+    return _optional(form.get("unit_other")), "unit_other"
+
+
 def referral_from_form(form: Form, *, referral_id: str, event_id: UUID, now: datetime,
                        leader: dict[str, Any], psychologist: BaseModel | None,
                        team_lead: BaseModel | None) -> ReferralSubmitted:
     """The referral a leader's form describes; FormInvalid names each bad field."""
+    unit, unit_field = _unit(form)
     data: dict[str, Any] = {
         "event_id": event_id, "occurred_at": now, "referral_id": referral_id,
         "employee": {"name": form.get("employee_name", ""),
@@ -106,7 +120,7 @@ def referral_from_form(form: Form, *, referral_id: str, event_id: UUID, now: dat
         "psychologist": psychologist.model_dump() if psychologist else None,
         "team_lead": team_lead.model_dump() if team_lead else None,
         "workplace": form.get("workplace", "").strip(),
-        "unit": _optional(form.get("unit")),
+        "unit": unit,
         "reason_category": form.get("reason_category") or None,
         "sick_leave": form.get("sick_leave") or "none",
         "sick_leave_since": _optional(form.get("sick_leave_since")),
@@ -119,7 +133,7 @@ def referral_from_form(form: Form, *, referral_id: str, event_id: UUID, now: dat
     try:
         return ReferralSubmitted.model_validate(data)
     except ValidationError as exc:
-        raise FormInvalid(errors_of(exc, _REFERRAL_FIELDS)) from None
+        raise FormInvalid(errors_of(exc, {**_REFERRAL_FIELDS, ("unit",): unit_field})) from None
 
 
 # Course actions -------------------------------------------------------------------------------

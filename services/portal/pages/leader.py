@@ -14,11 +14,17 @@ from services.portal.web import portal_of, render, require
 router = APIRouter()
 
 
+def _form(request: Request, form_key: str, values: dict[str, str], errors: dict[str, str],
+          status_code: int = 200) -> Response:
+    return render(request, "referral_form.html", {
+        "form_key": form_key, "values": values, "errors": errors,
+        "administrations": portal_of(request).org_units.administrations}, status_code)
+
+
 @router.get("/referrals/new", response_class=HTMLResponse)
 async def referral_form(request: Request) -> Response:
     require(request, "leader")
-    return render(request, "referral_form.html",
-                  {"form_key": uuid.uuid4().hex, "values": {}, "errors": {}})
+    return _form(request, uuid.uuid4().hex, {}, {})
 
 
 @router.post("/referrals")
@@ -39,8 +45,7 @@ async def submit_referral(request: Request) -> Response:
             leader=leader, psychologist=portal.settings.intake_psychologist,
             team_lead=portal.settings.intake_team_lead)
     except FormInvalid as exc:
-        return render(request, "referral_form.html",
-                      {"form_key": form_key, "values": form, "errors": exc.errors}, 400)
+        return _form(request, form_key, form, exc.errors, 400)
     await portal.publish_and_wait(request, portal.topics.referrals, referral)
     return RedirectResponse(f"/referrals/{referral_id}", status_code=303)
 
