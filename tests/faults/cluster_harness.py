@@ -24,12 +24,16 @@ from aiokafka.errors import KafkaError
 
 from devtools.sms_gateway import SmsGatewayDouble
 from devtools.smtp_sink import MailSink
+from services.contact_scheduler import app as scheduler_app
+from services.notifier import app as notifier_app
 from services.notifier.adapters.smtp import message_id
+from services.referral import app as referral_app
 from services.referral.domain.intake import course_id_for
 from shared.calendar import COPENHAGEN
 from shared.clock import ScaledClock
 from shared.events import ReferralSubmitted, ReferredPerson
 from shared.kafka import EventProducer
+from shared.reader import partition_numbers
 from shared.settings import KafkaSettings
 from shared.topics import Topics
 
@@ -66,7 +70,8 @@ def expected_ids(course_id: str) -> set[str]:
 
 def service_env(kafka: KafkaSettings, smtp_port: int, cafile: str, sms_url: str, sms_token: str,
                 origin: float) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO),
+    # Unbuffered, so the log of an instance killed with -9 keeps its last lines.
+    return {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
             "LEDERKONTAKT_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "LEDERKONTAKT_TOPIC_PREFIX": kafka.topic_prefix, "LEDERKONTAKT_HTTP_PORT": "0",
             "LEDERKONTAKT_CLOCK_START": START.isoformat(), "LEDERKONTAKT_CLOCK_SPEED": str(SPEED),
@@ -192,32 +197,36 @@ async def await_deliveries(courses: list[str], sink: MailSink, sms: SmsGatewayDo
         await asyncio.sleep(0.5)
 
 
+def service_groups(topics: Topics) -> dict[str, tuple[str, ...]]:
+    """The consumer groups of the services the fleet runs, each with the topics it consumes."""
+    return {f"{topics.prefix}{referral_app.INTAKE_GROUP}": (topics.referrals,),
+            f"{topics.prefix}{referral_app.CONSENT_GROUP}": (topics.courses, topics.sessions),
+            f"{topics.prefix}{scheduler_app.GROUP}": (topics.courses, topics.sessions,
+                                                      topics.consents),
+            f"{topics.prefix}{notifier_app.GROUP}": (topics.notifications_requested,)}
+
+
 async def consumer_lag(kafka: KafkaSettings) -> int | None:
-    """Records not yet committed by the services' consumer groups (those named with the topic
-    prefix), over every partition of the topics they consume; None if the cluster did not say."""
+    """Records not yet committed by the services' consumer groups, over every partition of the
+    topics they consume; None if the cluster did not say. A partition that holds records but
+    has no offset committed by the group (a group that has not joined or not committed yet)
+    counts all its records: nothing has been consumed there for certain."""
     kwargs = {**kafka.aiokafka_kwargs(), "request_timeout_ms": 5000}
     admin = AIOKafkaAdminClient(**kwargs)
     consumer = AIOKafkaConsumer(**kwargs, group_id=None)
     try:
         await admin.start()
         await consumer.start()
-        groups = [g[0] for g in await admin.list_consumer_groups()
-                  if g[0].startswith(kafka.topic_prefix)]
-        committed: dict[TopicPartition, int] = {}
-        topics: set[str] = set()
         lag = 0
-        for group in groups:
+        for group, topics in service_groups(Topics(kafka.topic_prefix)).items():
             offsets = await admin.list_consumer_group_offsets(group)
-            committed = {tp: meta.offset for tp, meta in offsets.items()}
-            topics = {tp.topic for tp in committed}
+            committed = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
             tps = [TopicPartition(t, p) for t in topics
-                   for p in (consumer.partitions_for_topic(t) or ())]
-            if len(tps) < len(committed):
-                await consumer._client.force_metadata_update()
-                tps = [TopicPartition(t, p) for t in topics
-                       for p in (consumer.partitions_for_topic(t) or ())]
-            ends = await consumer.end_offsets(tps) if tps else {}
-            lag += sum(max(0, end - max(committed.get(tp, 0), 0)) for tp, end in ends.items())
+                   for p in await partition_numbers(consumer, t)]
+            if not tps:
+                return None
+            ends = await consumer.end_offsets(tps)
+            lag += sum(max(0, end - committed.get(tp, 0)) for tp, end in ends.items())
         return lag
     except Exception:
         return None
@@ -226,6 +235,36 @@ async def consumer_lag(kafka: KafkaSettings) -> int | None:
             await consumer.stop()
         with contextlib.suppress(Exception):
             await admin.close()
+
+
+async def groups_stable(kafka: KafkaSettings) -> bool:
+    """Whether every service group has members and a settled assignment."""
+    admin = AIOKafkaAdminClient(**kafka.aiokafka_kwargs(), request_timeout_ms=5000)
+    try:
+        await admin.start()
+        for group in service_groups(Topics(kafka.topic_prefix)):
+            # One group per request: aiokafka fails to decode an answer about several groups
+            # that have members ("Buffer underrun decoding string").
+            [response] = await admin.describe_consumer_groups([group])
+            [(_, _, state, _, _, members, *_)] = response.groups
+            if state != "Stable" or not members:
+                return False
+        return True
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+async def wait_until_joined(kafka: KafkaSettings, timeout: float) -> float:
+    """Seconds until every service group is stable; raises if that takes over `timeout`."""
+    started = time.monotonic()
+    while not await groups_stable(kafka):
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"the services' groups were not stable within {timeout} s")
+        await asyncio.sleep(0.5)
+    return time.monotonic() - started
 
 
 async def seconds_until_no_lag(kafka: KafkaSettings, since: float, timeout: float = 300) -> float | None:
