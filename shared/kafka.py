@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
@@ -18,7 +20,7 @@ from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
 
 from shared.events import Event, EventDecodeError, decode_event, encode_event
 from shared.logging import get_logger, redact_text
-from shared.ops import DEAD_LETTERED, PRODUCED, observe_consumed
+from shared.ops import ALERTS, DEAD_LETTERED, PRODUCED, observe_consumed
 from shared.telemetry import consuming, handling, stage, trace_headers
 
 log = get_logger(__name__)
@@ -26,6 +28,10 @@ log = get_logger(__name__)
 # (topic, partition or None for the key's partition, key, value, headers)
 Record = tuple[str, int | None, bytes | None, bytes | None, list[tuple[str, bytes]]]
 
+
+# How far in the future an event may be dated and still be applied (clocks drift a little).
+MAX_CLOCK_SKEW = timedelta(seconds=float(os.environ.get("LEDERKONTAKT_MAX_CLOCK_SKEW_SECONDS",
+                                                        "300")))
 
 # From this many records on, send_records builds its own batches.
 BATCH_BUILDER_FROM = 64
@@ -215,24 +221,61 @@ def _count_produced(records: Sequence[Record]) -> None:
         PRODUCED.labels(topic, kind).inc(n)
 
 
+def refusal(event: Event, record_key: bytes | None, now: datetime | None,
+            skew: timedelta = MAX_CLOCK_SKEW, keyed: bool = True) -> str | None:
+    """Why a well-formed event must still not be applied, or None. A record whose key is not
+    the key its event names sits in another partition than the rest of its course (or person),
+    where a second copy of the state would grow; an event dated beyond the clock skew in the
+    future would win every later statement ("latest wins") until that date."""
+    key = event.key
+    if keyed and key is not None and record_key != key.encode():
+        return "record key does not match the event's key (the course or person id)"
+    if now is not None and event.occurred_at > now + skew:
+        return (f"occurred_at {event.occurred_at.isoformat()} is more than "
+                f"{int(skew.total_seconds())} s in the future")
+    return None
+
+
 async def decode_or_dead_letter(
     producer: Publisher,
     record: Any,
     dlq_topic: str,
     expected: tuple[type[Event], ...] = (),
+    now: datetime | None = None,
+    skew: timedelta = MAX_CLOCK_SKEW,
+    keyed: bool = True,
 ) -> Event | None:
-    """The event in a consumer record, or None once the record is safely in the DLQ. The handler
-    is taken to work on this record from here on (for its trace)."""
+    """The event in a consumer record, or None once the record is safely in the DLQ: when it
+    cannot be decoded, is mis-keyed (unless `keyed` is off), or (given `now`) is dated in the
+    future. The handler is taken to work on this record from here on (for its trace)."""
     handling(record)
+    event: Event | None = None
     try:
         with stage("decode"):
-            return decode_event(record.value, expected)
+            event = decode_event(record.value, expected)
+        reason = refusal(event, record.key, now, skew, keyed)
     except EventDecodeError as exc:
-        await producer.dead_letter(dlq_topic, record.value, record.key, exc.reason,
-                                   (record.topic, record.partition, record.offset))
-        log.warning("dead_lettered", topic=record.topic, partition=record.partition,
-                    offset=record.offset, dlq=dlq_topic, reason=exc.reason)
-        return None
+        reason = exc.reason
+    except Exception as exc:  # nothing a record holds may stall its partition
+        reason = f"unreadable: {type(exc).__name__}"
+    if reason is None:
+        return event
+    await producer.dead_letter(dlq_topic, record.value, record.key, reason,
+                               (record.topic, record.partition, record.offset))
+    kind = getattr(event, "type", None) or header(record, "type")
+    if kind in ("consent.given", "consent.withdrawn"):
+        # A consent statement that can never apply is a person's word not taken: alert.
+        ALERTS.labels("consent_statement_refused").inc()
+    log.warning("dead_lettered", topic=record.topic, partition=record.partition,
+                offset=record.offset, dlq=dlq_topic, reason=reason)
+    return None
+
+
+def header(record: Any, name: str) -> str | None:
+    for key, value in getattr(record, "headers", None) or ():
+        if key == name:
+            return bytes(value).decode(errors="replace")
+    return None
 
 
 BatchHandler = Callable[[Sequence[Any]], Awaitable[None]]

@@ -10,7 +10,9 @@ from typing import Any
 
 import structlog
 
-CPR = re.compile(r"\b\d{6}-?\d{4}\b")
+# A CPR number (DDMMYY-NNNN, the dash optional), also inside a longer token ("ref0102031234"):
+# only digits around it make it something else. The date must be one, so offsets stay readable.
+CPR = re.compile(r"(?<!\d)(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d{2}-?\d{4}(?!\d)")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"(?<![\w-])(?:\+|00)\d[\d\s-]{6,16}\d\b|\b\d{2}\s?\d{2}\s?\d{2}\s?\d{2}\b")
 
@@ -63,19 +65,39 @@ def configure_logging(*, json: bool | None = None, level: int = logging.INFO) ->
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
-    # Library loggers (aiokafka, FastStream) may print addresses from their own exceptions.
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_StdlibRedactor())
+    install_record_redaction()
 
 
-class _StdlibRedactor(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_text(record.getMessage())
-        record.args = None
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
+def install_record_redaction() -> None:
+    """Library loggers (aiokafka, FastStream) may print addresses from their own exceptions,
+    and FastStream's loggers have handlers of their own that never reach the root's. So every
+    stdlib log record is redacted where it is made: one path for every logger, whatever its
+    handlers, including loggers configured after this call."""
+    base = logging.getLogRecordFactory()
+    if getattr(base, "redacting", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        redact_record(record)
+        return record
+
+    factory.redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+def redact_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # arguments that do not fit the format: logging reports that itself
+        return
+    record.msg = redact_text(message)
+    record.args = None
+    if record.exc_info and record.exc_info[1] is not None:
+        record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        record.exc_info = None
+    if record.stack_info:
+        record.stack_info = redact_text(record.stack_info)
 
 
 def get_logger(name: str) -> Any:

@@ -31,6 +31,11 @@ NOTIFICATIONS = Counter("lederkontakt_notifications_total", "Notification outcom
                         ["outcome", "channel", "reason"])
 CONTACT_POINTS = Counter("lederkontakt_contact_point_changes_total",
                          "Contact point state changes", ["kind", "state"])
+VIEW_SKIPPED = Counter("lederkontakt_view_records_skipped_total",
+                       "Records a view or state table could not read and left out", ["topic"])
+ALERTS = Counter("lederkontakt_alerts_total",
+                 "Conditions an operator must look at (e.g. a consent statement refused)",
+                 ["reason"])
 LAG = Gauge("lederkontakt_consumer_lag", "Records behind the partition's high-water mark",
             ["service", "topic", "partition"])
 

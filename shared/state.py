@@ -19,6 +19,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from shared.events import EventDecodeError
 from shared.kafka import Publisher, Record
 from shared.logging import get_logger
+from shared.ops import VIEW_SKIPPED
 from shared.reader import partition_numbers, reading, to_end
 from shared.telemetry import trace_headers
 
@@ -114,12 +115,16 @@ class ChangelogTable(Generic[V]):
                     read += 1
                     try:
                         value = None if record.value is None else self._decode(record.value)
-                    except (ValueError, EventDecodeError) as exc:
-                        # A record nobody can read must not stop the service from starting;
-                        # the key keeps whatever state it had before that record.
+                    except Exception as exc:
+                        # A record nobody can read (whatever the decoder raised: a deep nesting
+                        # is a RecursionError) must not stop the service from starting; the key
+                        # keeps whatever state it had before that record.
+                        VIEW_SKIPPED.labels(self.topic).inc()
+                        reason = exc.reason if isinstance(exc, EventDecodeError) else \
+                            f"{type(exc).__name__}: {str(exc)[:200]}"
                         log.error("state_record_unreadable", topic=self.topic,
                                   partition=record.partition, offset=record.offset,
-                                  error=str(exc)[:200])
+                                  error=reason)
                         continue
                     fresh[record.key.decode()] = (record.partition, value)
         for key, (partition, value) in fresh.items():

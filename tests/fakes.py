@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from shared.events import ConsentState, Event, encode_event
+from shared.events import ConsentState, Event, EventDecodeError, decode_event, encode_event
 from shared.kafka import Record as KafkaRecord
 
 V = TypeVar("V")
@@ -72,6 +72,16 @@ class Record:
     headers: list[Any] = field(default_factory=list)
 
 
+def natural_key(raw: bytes | None) -> bytes:
+    """The key a well-behaved producer gives a record (the event's course, person or referral
+    id), so that fuzzed but valid events are applied rather than refused as mis-keyed."""
+    try:
+        key = decode_event(raw).key
+    except EventDecodeError:
+        return b"k"
+    return key.encode() if key else b"k"
+
+
 @dataclass
 class FakeView(Generic[V]):
     """A people or consents view that is always caught up."""
@@ -90,10 +100,14 @@ class RecordingSender:
 
     consents: FakeView[ConsentState]
     sent: list[tuple[str, ConsentState]] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)
+    bodies: list[str] = field(default_factory=list)
 
     async def send(self, to: str, subject: str, body: str, notification_id: str) -> str:
         state = self.consents.get("c") or ConsentState()
         self.sent.append((notification_id, state))
+        self.addresses.append(to)
+        self.bodies.append(body)
         return "id"
 
     async def close(self) -> None: ...
@@ -110,3 +124,10 @@ class RecordingSms:
         return f"sms-{len(self.sent)}"
 
     async def close(self) -> None: ...
+
+
+def members_of(course_id: str, **roles: str) -> FakeView[Any]:
+    """A course-membership view holding one course, e.g. members_of("c", leader_id="lead")."""
+    from services.notifier.domain.membership import CourseMembers
+
+    return FakeView({course_id: CourseMembers(started=True, **roles)})

@@ -121,7 +121,7 @@ class SchedulerHandlers:
     async def _decode(self, record: Any) -> Event | None:
         base = self.topics.base(record.topic)
         event = await decode_or_dead_letter(self.producer, record, self.topics.dlq(base),
-                                            events_on(base))
+                                            events_on(base), now=self.clock.now())
         if event is not None and event.course_id is None:
             await self._dead_letter(record, f"{getattr(event, 'type', '?')} without course_id")
             return None

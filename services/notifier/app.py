@@ -9,7 +9,7 @@ from faststream.asgi import AsgiFastStream
 
 from services.notifier.adapters.sms import GatewayApiSms
 from services.notifier.adapters.smtp import SmtpSender
-from services.notifier.adapters.views import GlobalView
+from services.notifier.adapters.views import GlobalView, MembershipView
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.handlers import NotifierHandlers
@@ -51,6 +51,7 @@ class NotifierService:
         self._kafka_kwargs = kwargs
         self.people: GlobalView[Person] = GlobalView(self.topics.people, kwargs, _person)
         self.consents: GlobalView[ConsentState] = GlobalView(self.topics.consents, kwargs, _consent)
+        self.members = MembershipView([self.topics.courses, self.topics.sessions], kwargs, clock)
         self.smtp = SmtpSender(notifier.smtp())
         self._sms = sms
         self.handlers: NotifierHandlers | None = None
@@ -69,7 +70,7 @@ class NotifierService:
     def health(self) -> dict[str, object]:
         return {"ok": self.ledger.ready.is_set(), "partitions": sorted(self.ledger.owned),
                 "ledger_entries": len(self.ledger), "people": len(self.people),
-                "consents": len(self.consents)}
+                "consents": len(self.consents), "courses": len(self.members)}
 
     async def open(self) -> None:
         """Producer, views and adapters; the views are complete before any request is read."""
@@ -77,9 +78,11 @@ class NotifierService:
         await self.producer.start()
         await self.people.start()
         await self.consents.start()
+        await self.members.start()
         sms = self._sms or GatewayApiSms(self.notifier.sms())
         self.handlers = NotifierHandlers(self.topics, self.producer, self.ledger, self.people,
-                                         self.consents, self.smtp, sms, self._clock, self.notifier)
+                                         self.consents, self.smtp, sms, self._clock, self.notifier,
+                                         self.members)
 
     async def start_timers(self) -> None:
         await self._timers.start()
@@ -94,6 +97,7 @@ class NotifierService:
     async def close(self) -> None:
         await self.people.stop()
         await self.consents.stop()
+        await self.members.stop()
         await self.smtp.close()
         if self.handlers is not None:
             await self.handlers.sms.close()

@@ -18,18 +18,19 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
-from jinja2 import TemplateError
-
 from services.notifier.adapters.provider import PermanentFailure, TemporaryFailure
+from services.notifier.adapters.views import GlobalView
 from services.notifier.config import NotifierSettings
-from services.notifier.domain.delivery import Defer, Suppress, plan_delivery, retry_moment
+from services.notifier.domain.delivery import Defer, Send, Suppress, plan_delivery, retry_moment
 from services.notifier.domain.ledger import LedgerEntry
+from services.notifier.domain.membership import CourseMembers
 from services.notifier.domain.render import build_context, render
 from services.notifier.ports import MailSender, SmsProvider, View
 from shared import telemetry
 from shared.catalogue import events_on
 from shared.clock import Clock
 from shared.events import (
+    Channel,
     ConsentState,
     Event,
     NotificationDeferred,
@@ -41,13 +42,32 @@ from shared.events import (
     encode_event,
 )
 from shared.kafka import Publisher, decode_or_dead_letter
-from shared.logging import get_logger
+from shared.logging import get_logger, redact_text
 from shared.ops import NOTIFICATIONS
 from shared.state import ChangelogTable
 from shared.topics import Topics
 
 log = get_logger("notifier")
 _NS = uuid5(NAMESPACE_URL, "https://lederkontakt/notifier")
+# The shortest limit of a reason on notifications.status (suppressed, deferred).
+MAX_REASON = 200
+
+
+def provider_text(text: str) -> str:
+    """What a provider or a library said, fit for a status, the ledger and a log line: personal
+    data redacted, and cut (a provider may answer with a page of HTML)."""
+    return redact_text(text.replace("\n", " "))[:MAX_REASON]
+
+
+def _sanitised(entry: LedgerEntry) -> LedgerEntry:
+    if entry.reason is None:
+        return entry
+    return entry.model_copy(update={"reason": provider_text(entry.reason)})
+
+
+def _label(reason: str | None) -> str:
+    """A metrics label of few values: the reason's first words, never a provider's whole text."""
+    return (reason or "").split(":")[0][:40]
 
 
 def crash_point(name: str) -> None:
@@ -67,6 +87,7 @@ class NotifierHandlers:
     sms: SmsProvider
     clock: Clock
     settings: NotifierSettings
+    members: GlobalView[CourseMembers]
     _parked: list[tuple[datetime, str]] = field(default_factory=list)
     _parked_generation: int = -1
     _in_flight: set[str] = field(default_factory=set)
@@ -86,7 +107,8 @@ class NotifierHandlers:
         for record in records:
             event = await decode_or_dead_letter(self.producer, record,
                                                 self.topics.dlq("notifications.requested"),
-                                                events_on("notifications.requested"))
+                                                events_on("notifications.requested"),
+                                                now=self.clock.now())
             if not isinstance(event, NotificationRequested):
                 continue
             n = seen[event.notification_id] = seen.get(event.notification_id, -1) + 1
@@ -133,11 +155,22 @@ class NotifierHandlers:
                        source: Any) -> None:
         with telemetry.stage("consent check"):
             # The views must hold every consent change written before this moment.
-            await asyncio.gather(self.consents.catch_up(), self.people.catch_up())
+            await asyncio.gather(self.consents.catch_up(), self.people.catch_up(),
+                                 self.members.catch_up())
             now = self.clock.now()
             consent = self.consents.get(request.course_id) if request.course_id else None
-            plan = plan_delivery(request, self.people.get(request.recipient_id), consent, now,
-                                 self.settings.quiet_from, self.settings.quiet_to)
+            members = self.members.get(request.course_id) if request.course_id else None
+            failure = ""
+            plan: Suppress | Defer | Send | None = None
+            try:
+                plan = plan_delivery(request, self.people.get(request.recipient_id), consent,
+                                     members, now, self.settings.quiet_from,
+                                     self.settings.quiet_to)
+            except Exception as exc:  # a bug in the rules must not hold up the partition
+                failure = f"rules failed: {type(exc).__name__}: {exc}"
+        if plan is None:
+            await self._fail(request, partition, None, failure, attempts, source)
+            return
         if isinstance(plan, Suppress):
             await self._settle(request, partition, LedgerEntry(
                 notification_id=request.notification_id, state="suppressed",
@@ -149,13 +182,20 @@ class NotifierHandlers:
                 reason=plan.reason, attempts=attempts, due_at=plan.until, request=request))
             return
         channel, recipient = plan.channel, plan.recipient
-        psychologist = self.people.get(request.psychologist_id) if request.psychologist_id else None
+        # The course's own psychologist, never the one a request names: a forged id would put
+        # someone else's name and phone number in the message.
+        assert members is not None  # the gate let it through, so the course is known
+        psychologist = self.people.get(members.psychologist_id) if members.psychologist_id \
+            else None
         try:
             with telemetry.stage("render"):
                 rendered = render(request.kind, recipient.language, channel,
                                   build_context(request, recipient, psychologist))
-        except TemplateError as exc:
-            await self._fail(request, partition, channel, f"cannot render: {exc}", attempts, source)
+        except Exception as exc:
+            # A template error or a kind without texts: this request can never be sent, and it
+            # must not hold up the requests behind it.
+            await self._fail(request, partition, channel,
+                             f"cannot render: {type(exc).__name__}: {exc}", attempts, source)
             return
         try:
             with telemetry.stage(f"{'smtp' if channel == 'email' else 'sms'} send"):
@@ -188,8 +228,9 @@ class NotifierHandlers:
             provider_message_id=provider_id, attempts=attempts + 1),
             sms_segments=rendered.sms_segments)
 
-    async def _fail(self, request: NotificationRequested, partition: int, channel: str,
+    async def _fail(self, request: NotificationRequested, partition: int, channel: Channel | None,
                     reason: str, attempts: int, source: Any) -> None:
+        reason = provider_text(reason)
         await self._settle(request, partition, LedgerEntry(
             notification_id=request.notification_id, state="failed", channel=channel,
             reason=reason, attempts=attempts))
@@ -201,9 +242,10 @@ class NotifierHandlers:
 
     async def _settle(self, request: NotificationRequested, partition: int, entry: LedgerEntry,
                       sms_segments: int | None = None) -> None:
+        entry = _sanitised(entry)
         with telemetry.stage("state write"):
             await self.ledger.put(entry.notification_id, entry, partition)
-        NOTIFICATIONS.labels(entry.state, entry.channel or "", entry.reason or "").inc()
+        NOTIFICATIONS.labels(entry.state, entry.channel or "", _label(entry.reason)).inc()
         crash_point("after_ledger")
         await self._publish_status(request, entry, sms_segments)
         log.info("notification", notification_id=entry.notification_id, kind=request.kind,
@@ -212,8 +254,9 @@ class NotifierHandlers:
 
     async def _park(self, request: NotificationRequested, partition: int,
                     entry: LedgerEntry) -> None:
+        entry = _sanitised(entry)
         await self.ledger.put(entry.notification_id, entry, partition)
-        NOTIFICATIONS.labels(entry.state, entry.channel or "", entry.reason or "").inc()
+        NOTIFICATIONS.labels(entry.state, entry.channel or "", _label(entry.reason)).inc()
         assert entry.due_at is not None
         heapq.heappush(self._parked, (entry.due_at, entry.notification_id))
         await self._publish_status(request, entry)

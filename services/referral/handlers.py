@@ -20,7 +20,7 @@ from shared.events import (
     ReferralWithdrawn,
     decode_event,
 )
-from shared.kafka import Publisher, Record, decode_or_dead_letter, event_record
+from shared.kafka import Publisher, Record, decode_or_dead_letter, event_record, refusal
 from shared.logging import get_logger
 from shared.state import ChangelogTable
 from shared.topics import Topics
@@ -46,9 +46,12 @@ class ReferralHandlers:
         decided: dict[str, tuple[IntakeRecord, int]] = {}
         outputs: list[Record] = []
         for record in records:
+            now = self.clock.now()
+            # Raw intake from any producer: the key is not checked (a referral is not yet a
+            # course, and its course id follows from the referral id wherever it lands).
             event = await decode_or_dead_letter(self.producer, record,
                                                 self.topics.dlq("referrals"),
-                                                events_on("referrals"))
+                                                events_on("referrals"), now, keyed=False)
             if event is None:
                 continue
             assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
@@ -56,7 +59,7 @@ class ReferralHandlers:
                 else self.intake.get(event.referral_id)
             try:
                 with telemetry.stage("rules"):
-                    decision = decide_intake(known, event, self.clock.now())
+                    decision = decide_intake(known, event, now)
             except Exception as exc:
                 # A bug in the intake rules must not hold up the partition: the referral waits
                 # in the DLQ, to be replayed once fixed. (Consent statements are not handled
@@ -101,7 +104,9 @@ class ReferralHandlers:
                 # The scheduler reads every course and session event too and dead-letters what
                 # it cannot decode; a second DLQ entry from here would be replayed twice.
                 continue
-            if event.course_id is None:
+            if event.course_id is None or refusal(event, record.key, self.clock.now()):
+                # Mis-keyed or future-dated: the scheduler dead-letters it. Applied here, a
+                # mis-keyed statement would start a second consent record in another partition.
                 continue
             known = recorded[event.course_id][0] if event.course_id in recorded \
                 else self.consents.get(event.course_id)

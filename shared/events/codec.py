@@ -83,7 +83,18 @@ def _describe(exc: ValidationError) -> str:
 
 
 def decode_event(raw: bytes | None, expected: tuple[type[Event], ...] = ()) -> Event:
-    """Decode one event, or raise EventDecodeError naming the first problem found."""
+    """Decode one event, or raise EventDecodeError naming the first problem found. Any failure
+    at all (deep nesting, a number too long to convert, a validator's own error) is that one
+    error type, so no input can escape as an exception that makes a consumer redeliver forever."""
+    try:
+        return _decode(raw, expected)
+    except EventDecodeError:
+        raise
+    except Exception as exc:  # RecursionError, ValueError, MemoryError...
+        raise EventDecodeError(f"undecodable: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _decode(raw: bytes | None, expected: tuple[type[Event], ...]) -> Event:
     if raw is None:
         raise EventDecodeError("empty message (tombstone) where an event was expected")
     if len(raw) > MAX_EVENT_BYTES:

@@ -3,10 +3,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
-
 from shared.events.course import ContactKind
 from shared.events.envelope import Event
+from shared.events.fields import LongId
 from shared.events.people import PersonId
 
 ContactPointState = Literal[
@@ -15,7 +14,7 @@ ContactPointState = Literal[
 
 
 class _ContactPointChange(Event):
-    contact_point_id: str = Field(min_length=1, max_length=200)
+    contact_point_id: LongId
     kind: ContactKind
     due_from: date
     due_by: date

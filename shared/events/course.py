@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events.envelope import Event
+from shared.events.fields import ExternalId, LongId
 from shared.events.people import Language, PersonId
 
 Party = Literal["employee", "leader", "psychologist"]
@@ -18,7 +19,7 @@ PlanKind = Literal["return_to_work", "retention"]
 
 class CourseStarted(Event):
     type: Literal["course.started"] = "course.started"
-    referral_id: str = Field(min_length=1, max_length=100)
+    referral_id: ExternalId
     employee_id: PersonId
     leader_id: PersonId
     psychologist_id: PersonId | None = None
@@ -41,25 +42,25 @@ class CourseEnded(Event):
 
 class SessionScheduled(Event):
     type: Literal["session.scheduled"] = "session.scheduled"
-    session_id: str = Field(min_length=1, max_length=100)
+    session_id: ExternalId
     at: AwareDatetime
 
 
 class SessionHeld(Event):
     type: Literal["session.held"] = "session.held"
-    session_id: str = Field(min_length=1, max_length=100)
+    session_id: ExternalId
     at: AwareDatetime
 
 
 class SessionCancelled(Event):
     type: Literal["session.cancelled"] = "session.cancelled"
-    session_id: str = Field(min_length=1, max_length=100)
+    session_id: ExternalId
 
 
 class LeaderContactLogged(Event):
     type: Literal["leader_contact.logged"] = "leader_contact.logged"
     contact_kind: ContactKind
-    contact_point_id: str | None = Field(default=None, max_length=200)
+    contact_point_id: LongId | None = None
     at: AwareDatetime
     # A call that did not reach the leader is on record but completes nothing.
     reached: bool = True
@@ -67,7 +68,7 @@ class LeaderContactLogged(Event):
 
 class FollowUpRequested(Event):
     type: Literal["follow_up.requested"] = "follow_up.requested"
-    follow_up_id: str = Field(min_length=1, max_length=100)
+    follow_up_id: ExternalId
     due_date: date | None = None
 
 
@@ -90,7 +91,7 @@ class ConsentWithdrawn(Event):
 
 class PlanSet(Event):
     type: Literal["plan.set"] = "plan.set"
-    plan_id: str = Field(min_length=1, max_length=100)
+    plan_id: ExternalId
     plan_kind: PlanKind
     review_date: date
 

@@ -5,6 +5,8 @@ from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.events.fields import Id
+
 SCHEMA_VERSION: Literal[1] = 1
 
 
@@ -16,8 +18,8 @@ class Event(BaseModel):
     event_id: UUID = Field(default_factory=uuid4)
     schema_version: Literal[1] = SCHEMA_VERSION
     occurred_at: AwareDatetime
-    course_id: str | None = Field(default=None, min_length=1, max_length=100)
-    correlation_id: str = Field(default_factory=lambda: str(uuid4()), max_length=100)
+    course_id: Id | None = None
+    correlation_id: Id = Field(default_factory=lambda: str(uuid4()))
 
     @property
     def key(self) -> str | None:

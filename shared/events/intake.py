@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from shared.events.envelope import Event
-from shared.events.people import ContactDetails, PersonId
+from shared.events.fields import ExternalId, FreeText
+from shared.events.people import ContactDetails
 
 ReasonCategory = Literal["stress_related", "other"]
 SickLeave = Literal["none", "at_risk", "on_leave"]
@@ -17,18 +18,18 @@ SickLeave = Literal["none", "at_risk", "on_leave"]
 class ReferredPerson(ContactDetails):
     """A person as the intake names them; the id is optional (derived from contact details)."""
 
-    person_id: PersonId | None = None
+    person_id: ExternalId | None = None
 
 
 class ReferralSubmitted(Event):
     type: Literal["referral.submitted"] = "referral.submitted"
-    referral_id: str = Field(min_length=1, max_length=100)
+    referral_id: ExternalId
     employee: ReferredPerson
     leader: ReferredPerson
     psychologist: ReferredPerson | None = None
     team_lead: ReferredPerson | None = None
-    workplace: str = Field(min_length=1, max_length=200)
-    unit: str | None = Field(default=None, max_length=200)
+    workplace: FreeText
+    unit: FreeText | None = None
     reason_category: ReasonCategory
     sick_leave: SickLeave = "none"
     sick_leave_since: date | None = None
@@ -51,7 +52,7 @@ class ReferralSubmitted(Event):
 
 class ReferralWithdrawn(Event):
     type: Literal["referral.withdrawn"] = "referral.withdrawn"
-    referral_id: str = Field(min_length=1, max_length=100)
+    referral_id: ExternalId
 
     @property
     def key(self) -> str:

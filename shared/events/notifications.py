@@ -9,19 +9,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events.course import ContactKind
 from shared.events.envelope import Event
+from shared.events.fields import LongId
 from shared.events.people import Channel, PersonId
-
-NotificationKind = Literal[
-    "referral_receipt",
-    "contact_reminder",
-    "consent_discussion_reminder",
-    "overdue_escalation",
-    "leader_call_coming",
-    "three_party_meeting_agreed",
-    "plan_review_due",
-]
-RecipientRole = Literal["leader", "psychologist", "team_lead", "employee"]
-ConsentRequirement = Literal["none", "leader_contact", "three_party_meeting"]
+from shared.notification_kinds import ConsentRequirement as ConsentRequirement
+from shared.notification_kinds import NotificationKind as NotificationKind
+from shared.notification_kinds import RecipientRole as RecipientRole
 
 
 class NotificationFacts(BaseModel):
@@ -38,7 +30,7 @@ class NotificationFacts(BaseModel):
 
 class NotificationRequested(Event):
     type: Literal["notification.requested"] = "notification.requested"
-    notification_id: str = Field(min_length=1, max_length=200)
+    notification_id: LongId
     kind: NotificationKind
     recipient_id: PersonId
     recipient_role: RecipientRole
@@ -51,7 +43,7 @@ class NotificationRequested(Event):
 
 
 class _Outcome(Event):
-    notification_id: str = Field(min_length=1, max_length=200)
+    notification_id: LongId
     kind: NotificationKind
     recipient_role: RecipientRole
 

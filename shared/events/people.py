@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Annotated, Literal
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from shared.events.envelope import Event
+from shared.events.fields import Id, clean_text
 
 Language = Literal["da", "en"]
 Channel = Literal["email", "sms"]
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def normalise_phone(value: str) -> str:
@@ -28,18 +26,16 @@ def normalise_phone(value: str) -> str:
 
 
 def clean_name(value: str) -> str:
-    """Names are NFC-normalised, trimmed and free of control characters."""
-    value = unicodedata.normalize("NFC", value).strip()
-    if _CONTROL.search(value):
-        raise ValueError("name contains control characters")
-    if not value:
-        raise ValueError("name is empty")
-    return value
+    """Names are NFC-normalised, trimmed, and hold nothing but a name (see `clean_text`)."""
+    try:
+        return clean_text(value)
+    except ValueError as exc:
+        raise ValueError(f"name {exc}") from None
 
 
 Phone = Annotated[str, AfterValidator(normalise_phone)]
 Name = Annotated[str, Field(max_length=200), AfterValidator(clean_name)]
-PersonId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
+PersonId = Id
 
 
 class ContactDetails(BaseModel):

@@ -16,6 +16,7 @@ from shared.events import (
     ConsentRecorded,
     ConsentState,
     ConsentStatement,
+    CourseStarted,
     NotificationFacts,
     NotificationRequested,
     Person,
@@ -51,10 +52,22 @@ def leader_request(nid: str = "c-1:start_call:due:leader", recipient: str = "lea
         facts=NotificationFacts(contact_kind="start_call", due_date=NOON.date() + timedelta(days=2)))
 
 
+def course(course_id: str, leader_id: str) -> CourseStarted:
+    """The course event the notifier learns the course's people from."""
+    started = NOON - timedelta(days=1)
+    return CourseStarted(occurred_at=started, course_id=course_id, referral_id=f"r-{course_id}",
+                         employee_id=f"emp-{course_id}", leader_id=leader_id,
+                         psychologist_id="psy-1", start_date=started.date())
+
+
 async def seed(producer: EventProducer, topics: Topics, consent_given: bool = True) -> None:
     for person in (LEADER, PSYCHOLOGIST, SMS_LEADER):
         await producer.publish(topics.people, PersonUpserted(occurred_at=NOON, person=person))
+    await producer.publish(topics.courses, course("c-1", "lead-1"))
+    await producer.publish(topics.courses, course("c-2", "lead-2"))
     await producer.publish(topics.consents, consent(consent_given, NOON - timedelta(days=1)))
+    await producer.publish(topics.consents, consent(consent_given, NOON - timedelta(days=1),
+                                                    "c-2"))
 
 
 async def statuses(kafka: KafkaSettings, topics: Topics, expect: int, settle: float = 0.0) -> list[str]:
@@ -149,7 +162,7 @@ async def test_an_sms_at_23_is_deferred_to_0800(
     clock = ManualClock(datetime(2026, 11, 26, 23, 0, tzinfo=COPENHAGEN))
     service = await running(kafka, notifier_settings, clock)
     await producer.publish(topics.notifications_requested,
-                           leader_request("c-1:sms", recipient="lead-2"))
+                           leader_request("c-1:sms", recipient="lead-2", course_id="c-2"))
     [deferred] = await read_events(kafka, topics.notifications_status, expect=1)
     assert deferred.type == "notification.deferred"  # type: ignore[attr-defined]
     assert deferred.until == datetime(2026, 11, 27, 8, 0, tzinfo=COPENHAGEN)  # type: ignore[attr-defined]

@@ -20,10 +20,18 @@ from services.notifier.domain.render import build_context, render
 from services.notifier.handlers import NotifierHandlers
 from shared.calendar import WorkingDayCalendar
 from shared.clock import ManualClock
-from shared.events import ConsentState, NotificationRequested, Person, encode_event
+from shared.events import ConsentState, NotificationRequested, Person, decode_event, encode_event
 from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms
+from tests.fakes import (
+    FakeProducer,
+    FakeView,
+    Record,
+    RecordingSender,
+    RecordingSms,
+    members_of,
+    natural_key,
+)
 from tests.samples import AT, one_of_each
 
 TOPICS = Topics("f-")
@@ -36,8 +44,12 @@ def mutate(sample: dict[str, Any], changes: dict[str, Any]) -> bytes:
     return json.dumps({**sample, **changes}).encode()
 
 
+# Real ids, roles and kinds too, so that a mutation can forge a request to a real person.
+FORGERIES = ["e-1", "l-1", "psy-1", "c-f", "leader", "employee", "psychologist", "team_lead",
+             "referral_receipt", "leader_call_coming", "three_party_meeting_agreed", "none"]
 values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=40),
-                   st.sampled_from(HOSTILE), st.lists(st.integers(), max_size=3))
+                   st.sampled_from(HOSTILE), st.lists(st.integers(), max_size=3),
+                   st.sampled_from(FORGERIES))
 payloads = st.one_of(
     st.binary(max_size=200),
     st.sampled_from(SAMPLES).flatmap(lambda s: st.dictionaries(
@@ -45,6 +57,9 @@ payloads = st.one_of(
     st.sampled_from(SAMPLES).flatmap(lambda s: st.integers(1, 80).map(
         lambda n, s=s: json.dumps(s).encode()[:n])),  # truncated
     st.just(b'{"type": "course.ended", "pad": "' + b"x" * 1_000_000 + b'"}'),  # 1 MB
+    st.sampled_from(SAMPLES).map(lambda s: json.dumps(s).encode()[:-1]  # a 4500-digit number
+                                 + b', "n": ' + b"9" * 4500 + b"}"),
+    st.sampled_from([b"[" * 5000, b'{"a":' * 3000]),  # nesting deeper than the parser goes
 )
 
 
@@ -61,23 +76,38 @@ def test_the_scheduler_never_raises_on_bad_input(raw: bytes, topic: str) -> None
     producer = FakeProducer()
     handlers = SchedulerHandlers(TOPICS, producer, _table(producer, CoursePlan.model_validate_json),
                                  ContactPlanner(ContactPolicy(), WorkingDayCalendar()), ManualClock(AT))
-    asyncio.run(handlers.on_event(Record(TOPICS.name(topic), raw, b"k")))
+    asyncio.run(handlers.on_event(Record(TOPICS.name(topic), raw, natural_key(raw))))
     assert len(producer.on(TOPICS.dlq(topic))) <= 1
+
+
+FUZZ_PEOPLE = {pid: Person(person_id=pid, name=pid.upper(), email=f"{pid}@example.org")
+               for pid in ("e-1", "l-1", "psy-1")}
 
 
 @settings(max_examples=250, deadline=None)
 @given(raw=payloads)
-def test_the_notifier_never_raises_on_bad_input(raw: bytes) -> None:
+def test_the_notifier_never_raises_on_bad_input_and_never_sends_what_it_must_not(
+        raw: bytes) -> None:
+    # The course's people exist and can be reached, and the employee has not consented: a
+    # wrong send (to the leader or the employee) would show.
     producer = FakeProducer()
     consents: FakeView[ConsentState] = FakeView()
     sender = RecordingSender(consents)
     handlers = NotifierHandlers(TOPICS, producer, _table(producer, LedgerEntry.model_validate_json),
-                                FakeView(), consents, sender, RecordingSms(), ManualClock(AT),
-                                NotifierSettings())
-    asyncio.run(handlers.on_request(Record(TOPICS.notifications_requested, raw, b"k")))
+                                FakeView(dict(FUZZ_PEOPLE)), consents, sender, RecordingSms(),
+                                ManualClock(AT), NotifierSettings(),
+                                members_of("c-f", employee_id="e-1", leader_id="l-1",
+                                           psychologist_id="psy-1"))
+    asyncio.run(handlers.on_request(Record(TOPICS.notifications_requested, raw, natural_key(raw))))
     dead = producer.on(TOPICS.dlq("notifications.requested"))
     statuses = producer.on(TOPICS.notifications_status)
-    assert len(dead) + len(statuses) >= 1 or sender.sent == []
+    assert len(dead) + len(statuses) >= 1
+    assert "e-1@example.org" not in sender.addresses
+    if "l-1@example.org" in sender.addresses:
+        request = decode_event(raw)
+        assert isinstance(request, NotificationRequested)
+        assert (request.kind, request.recipient_role, request.course_id) == (
+            "referral_receipt", "leader", "c-f")
 
 
 @settings(max_examples=200, deadline=None)

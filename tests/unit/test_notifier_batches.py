@@ -11,7 +11,7 @@ from shared.clock import ManualClock
 from shared.events import ConsentState, NotificationRequested, decode_event, encode_event
 from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms
+from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms, members_of
 from tests.unit.test_notifier_consent_property import AT, PEOPLE
 
 TOPICS = Topics()
@@ -48,7 +48,7 @@ async def _run(batch: list[NotificationRequested]) -> tuple[SlowSender, FakeProd
     sender = SlowSender(consents)
     handlers = NotifierHandlers(TOPICS, producer, ledger, FakeView(dict(PEOPLE)), consents,
                                 sender, RecordingSms(), ManualClock(AT),
-                                NotifierSettings(concurrency=4))
+                                NotifierSettings(concurrency=4), members_of("c", psychologist_id="psy"))
     await handlers.on_requests([Record(TOPICS.notifications_requested, encode_event(r), b"c",
                                        0, i) for i, r in enumerate(batch)])
     return sender, producer

@@ -23,7 +23,7 @@ from shared.events import (
 )
 from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, RecordingSender, RecordingSms
+from tests.fakes import FakeProducer, FakeView, RecordingSender, RecordingSms, members_of
 
 AT = datetime(2026, 11, 26, 12, tzinfo=COPENHAGEN)
 PEOPLE = {
@@ -61,7 +61,9 @@ async def _run(ops: list[tuple[Any, ...]]) -> None:
     people = FakeView(dict(PEOPLE))
     sender = RecordingSender(consents)
     handlers = NotifierHandlers(Topics(), producer, ledger, people, consents,
-                                sender, RecordingSms(), ManualClock(AT), NotifierSettings())
+                                sender, RecordingSms(), ManualClock(AT), NotifierSettings(),
+                                members_of("c", leader_id="lead", psychologist_id="psy",
+                                           employee_id="emp", team_lead_id="boss"))
     requests: dict[str, NotificationRequested] = {}
     for i, op in enumerate(ops):
         at = AT + timedelta(minutes=i)

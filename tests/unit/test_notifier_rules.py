@@ -6,13 +6,8 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from services.notifier.domain.channels import choose_channel, sms_send_at
 from services.notifier.domain.gate import decide, required_consent
 from services.notifier.domain.gsm7 import segments, to_gsm7
-from services.notifier.domain.render import (
-    ENVIRONMENTS,
-    LEADER_CONTEXT,
-    TEMPLATES,
-    build_context,
-    render,
-)
+from services.notifier.domain.membership import CourseMembers
+from services.notifier.domain.render import ENVIRONMENTS, build_context, render
 from shared.calendar import COPENHAGEN
 from shared.events import (
     ConsentState,
@@ -21,6 +16,7 @@ from shared.events import (
     NotificationRequested,
     Person,
 )
+from shared.notification_kinds import BASIC_FACTS, KINDS
 
 AT = datetime(2026, 11, 26, 12, tzinfo=COPENHAGEN)
 LEADER = Person(person_id="l", name="Lars", email="lars@example.org")
@@ -31,11 +27,16 @@ def request(kind: str = "leader_call_coming", role: str = "leader",
             requires: str = "leader_contact") -> NotificationRequested:
     return NotificationRequested(
         occurred_at=AT, course_id="c-abc123", notification_id="n", kind=kind,
-        recipient_id="l", recipient_role=role, psychologist_id="p",
+        recipient_id={"leader": "l", "psychologist": "p"}.get(role, "x"),
+        recipient_role=role, psychologist_id="p",
         requires_consent=requires,
         facts=NotificationFacts(contact_kind="start_call", due_date=date(2026, 11, 30),
                                 reminder_number=2, overdue_working_days=3,
                                 review_date=date(2026, 12, 1)))
+
+
+MEMBERS = CourseMembers(started=True, employee_id="e", leader_id="l", psychologist_id="p",
+                        team_lead_id="t")
 
 
 def consented(agreed: bool) -> ConsentState:
@@ -45,28 +46,28 @@ def consented(agreed: bool) -> ConsentState:
 def test_a_leader_message_needs_consent_even_when_the_request_says_it_does_not() -> None:
     careless = request(requires="none")
     assert required_consent(careless) == "leader_contact"
-    assert decide(careless, LEADER, None).reason == "no_consent_to_leader_contact"
-    assert decide(careless, LEADER, consented(True)).allowed
+    assert decide(careless, LEADER, None, MEMBERS).reason == "no_consent_to_leader_contact"
+    assert decide(careless, LEADER, consented(True), MEMBERS).allowed
 
 
 def test_the_referral_receipt_and_psychologists_reminders_need_no_consent() -> None:
-    assert decide(request("referral_receipt", requires="none"), LEADER, None).allowed
-    assert decide(request("contact_reminder", "psychologist", "none"), PSY, None).allowed
+    assert decide(request("referral_receipt", requires="none"), LEADER, None, MEMBERS).allowed
+    assert decide(request("contact_reminder", "psychologist", "none"), PSY, None, MEMBERS).allowed
 
 
 def test_three_party_news_to_a_leader_needs_all_three_agreements() -> None:
     req = request("three_party_meeting_agreed", requires="leader_contact")
-    assert decide(req, LEADER, consented(True)).reason == "no_three_party_agreement"
+    assert decide(req, LEADER, consented(True), MEMBERS).reason == "no_three_party_agreement"
 
 
 def test_an_erased_recipient_gets_nothing() -> None:
-    assert decide(request("referral_receipt", requires="none"), None, None).reason == (
+    assert decide(request("referral_receipt", requires="none"), None, None, MEMBERS).reason == (
         "recipient_unknown_or_erased")
 
 
 def test_leader_context_holds_only_allow_listed_names_dates_and_contact_details() -> None:
     ctx = build_context(request(), LEADER, PSY)
-    assert set(ctx) <= LEADER_CONTEXT
+    assert set(ctx) <= BASIC_FACTS
     assert "contact_kind" not in ctx and "reminder_number" not in ctx
 
 
@@ -79,8 +80,10 @@ def test_no_leader_template_can_reach_a_field_outside_the_allow_list(field: str)
 
 
 def test_every_leader_facing_template_renders_from_the_allow_listed_context_alone() -> None:
-    for (kind, lang), _ in TEMPLATES.items():
-        if kind in ("referral_receipt", "leader_call_coming", "three_party_meeting_agreed"):
+    for kind, spec in KINDS.items():
+        if "leader" not in spec.audience:
+            continue
+        for lang in spec.templates:
             for channel in ("email", "sms"):
                 text = render(kind, lang, channel, build_context(request(kind), LEADER, PSY))
                 assert "Lars" in text.body or channel == "sms"
@@ -123,7 +126,7 @@ def test_sms_waits_for_quiet_hours_to_end_unless_the_deadline_comes_first() -> N
 def test_staff_reminders_never_go_to_a_leader_or_employee() -> None:
     for role in ("leader", "employee"):
         req = request("consent_discussion_reminder", role, "none")
-        assert decide(req, LEADER, consented(True)).reason == "kind_not_for_recipient_role"
+        assert decide(req, LEADER, consented(True), MEMBERS).reason == "kind_not_for_recipient_role"
 
 
 def test_delivery_is_suppressed_deferred_or_sent_in_that_order_of_checks() -> None:
@@ -131,13 +134,13 @@ def test_delivery_is_suppressed_deferred_or_sent_in_that_order_of_checks() -> No
 
     night = datetime(2026, 11, 26, 23, 0, tzinfo=COPENHAGEN)
     sms_leader = LEADER.model_copy(update={"phone": "+4521314151", "preferred_channel": "sms"})
-    assert plan_delivery(request(), LEADER, consented(False), AT) == Suppress(
+    assert plan_delivery(request(), LEADER, consented(False), MEMBERS, AT) == Suppress(
         "no_consent_to_leader_contact")
-    assert plan_delivery(request(), Person(person_id="l", name="L"), consented(True), AT) == (
+    assert plan_delivery(request(), Person(person_id="l", name="L"), consented(True), MEMBERS, AT) == (
         Suppress("no_contact_channel"))
-    assert plan_delivery(request(), sms_leader, consented(True), night) == Defer(
+    assert plan_delivery(request(), sms_leader, consented(True), MEMBERS, night) == Defer(
         "sms", datetime(2026, 11, 27, 8, 0, tzinfo=COPENHAGEN), "quiet_hours")
-    assert plan_delivery(request(), LEADER, consented(True), night) == Send("email", LEADER)
+    assert plan_delivery(request(), LEADER, consented(True), MEMBERS, night) == Send("email", LEADER)
 
 
 def test_temporary_failures_are_retried_until_the_budget_is_spent() -> None:

@@ -37,3 +37,38 @@ def test_log_lines_and_tracebacks_are_redacted(capsys) -> None:  # type: ignore[
     assert "send_failed" in err
     assert "lars@" not in err and "010203" not in err and "4520304050" not in err
     configure_logging(json=False)
+
+
+def test_cpr_numbers_inside_longer_tokens_are_redacted_with_and_without_dash() -> None:
+    for token in ("ref0102031234", "id-010203-1234x", "r_3112991234_b", "x010203-1234"):
+        assert "[cpr]" in redact_text(token), token
+    assert redact_text("offset 1234567890123") == "offset 1234567890123"
+
+
+def test_faststreams_own_loggers_are_redacted() -> None:
+    import io
+    import logging
+
+    from faststream.kafka import KafkaBroker
+
+    configure_logging(json=True)
+    KafkaBroker("127.0.0.1:1")  # sets up FastStream's loggers and their own handler
+    handler = logging.getLogger("faststream").handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    out = io.StringIO()
+    previous = handler.setStream(out)
+    try:
+        for name in ("faststream", "faststream.access.kafka"):
+            logger = logging.getLogger(name)
+            logger.error("could not deliver to %s, cpr %s", "lars@example.org", "0102031234")
+            try:
+                raise RuntimeError("boom for anna@example.org")
+            except RuntimeError:
+                logger.exception("failed")
+    finally:
+        handler.setStream(previous)
+    written = out.getvalue()
+    assert "could not deliver to [email], cpr [cpr]" in written
+    assert "RuntimeError: boom for [email]" in written
+    for secret in ("lars@", "anna@", "0102031234"):
+        assert secret not in written

@@ -15,7 +15,7 @@ from services.referral.handlers import ReferralHandlers
 from shared.events import ConsentRecorded, encode_event
 from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, Record
+from tests.fakes import FakeProducer, Record, natural_key
 from tests.samples import referral
 
 TOPICS = Topics("p-")
@@ -48,7 +48,7 @@ def _handlers() -> tuple[ReferralHandlers, FakeProducer]:
 @given(raw=payloads)
 def test_any_bytes_end_processed_or_in_the_dlq(raw: bytes) -> None:
     handlers, producer = _handlers()
-    asyncio.run(handlers.on_referral(Record(TOPICS.referrals, raw, b"k", 0, 0)))
+    asyncio.run(handlers.on_referral(Record(TOPICS.referrals, raw, natural_key(raw), 0, 0)))
     dead = producer.on(TOPICS.dlq("referrals"))
     opened = producer.on(TOPICS.courses)
     assert (len(dead), len(opened)) in {(1, 0), (0, 1), (0, 0)}
@@ -62,13 +62,13 @@ def test_any_bytes_end_processed_or_in_the_dlq(raw: bytes) -> None:
 @given(raw=payloads)
 def test_any_bytes_on_sessions_end_processed_ignored_or_in_the_dlq(raw: bytes) -> None:
     handlers, producer = _handlers()
-    asyncio.run(handlers.on_course_or_session(Record(TOPICS.sessions, raw, b"k", 0, 0)))
+    asyncio.run(handlers.on_course_or_session(Record(TOPICS.sessions, raw, natural_key(raw), 0, 0)))
     assert len(producer.on(TOPICS.dlq("sessions"))) <= 1
 
 
 def test_a_batch_writes_people_before_the_courses_and_requests_that_name_them() -> None:
     handlers, producer = _handlers()
-    batch = [Record(TOPICS.referrals, encode_event(referral(f"r-{i % 3}")), b"k", 0, i)
+    batch = [Record(TOPICS.referrals, encode_event(referral(f"r-{i % 3}")), f"r-{i % 3}".encode(), 0, i)
              for i in range(5)]  # r-0 and r-1 twice
     asyncio.run(handlers.on_referrals(batch))
     topics = [s.topic for s in producer.sent]

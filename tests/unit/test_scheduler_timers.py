@@ -75,7 +75,7 @@ def test_a_prepared_step_is_not_used_when_the_moment_passed_long_ago() -> None:
 
 def test_each_reminder_fires_once_across_ticks() -> None:
     async def scenario() -> int:
-        clock = ManualClock(MOMENT - timedelta(hours=9))
+        clock = ManualClock(MOMENT - timedelta(hours=8))
         handlers, producer = _handlers(clock)
         await _deliver(handlers, TOPICS.courses, started(START))
         for minutes in range(-20, 20, 2):

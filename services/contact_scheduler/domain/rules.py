@@ -28,6 +28,7 @@ from shared.events import (
     PsychologistAssigned,
     RecipientRole,
 )
+from shared.notification_kinds import required_consent
 
 _NS = uuid5(NAMESPACE_URL, "https://lederkontakt/scheduler")
 NEEDS_LEADER_CONSENT: frozenset[ContactKind] = frozenset({"start_call", "follow_up", "end_contact"})
@@ -197,8 +198,9 @@ class ContactPlanner:
                 **facts: object) -> None:
         plan = step.plan
         notification_id = f"{plan.course_id}:{suffix}"
-        requires = ("three_party_meeting" if kind == "three_party_meeting_agreed" and role != "psychologist"
-                    else "leader_contact" if role == "leader" else "none")
+        requires = required_consent(kind, role)
+        if requires is None:
+            raise ValueError(f"{kind} is never sent to a {role}")
         step.outputs.append(NotificationRequested(
             event_id=uuid5(_NS, notification_id), occurred_at=now, course_id=plan.course_id,
             notification_id=notification_id, kind=kind, recipient_id=recipient,

@@ -6,23 +6,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared.events import EventDecodeError
+from services.notifier.domain.membership import MEMBERSHIP_EVENTS, CourseMembers, fold
+from shared.clock import Clock
+from shared.events import EventDecodeError, decode_event
+from shared.kafka import header, refusal
 from shared.logging import get_logger
+from shared.ops import VIEW_SKIPPED
 from shared.reader import batches, open_reader
 
 V = TypeVar("V")
 log = get_logger("notifier.views")
 
 
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, EventDecodeError):
+        return exc.reason
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
 class GlobalView(Generic[V]):
-    def __init__(self, topic: str, kafka_kwargs: dict[str, Any],
+    def __init__(self, topic: str | Sequence[str], kafka_kwargs: dict[str, Any],
                  decode: Callable[[bytes], V | None]) -> None:
-        self.topic = topic
+        self.topics = [topic] if isinstance(topic, str) else list(topic)
+        self.topic = ",".join(self.topics)
         self._kafka_kwargs = kafka_kwargs
         self._decode = decode
         self._values: dict[str, V] = {}
@@ -45,7 +56,7 @@ class GlobalView(Generic[V]):
         return len(self._values)
 
     async def start(self) -> None:
-        consumer = await open_reader(self._kafka_kwargs, self.topic, fetch_max_wait_ms=50)
+        consumer = await open_reader(self._kafka_kwargs, *self.topics, fetch_max_wait_ms=50)
         self._consumer = consumer
         self._tps = sorted(consumer.assignment())
         self._offsets = AIOKafkaConsumer(**self._kafka_kwargs, group_id=None,
@@ -73,22 +84,26 @@ class GlobalView(Generic[V]):
         assert self._consumer is not None
         async for records in batches(self._consumer, timeout_ms=100, max_records=5000):
             for record in records:
-                if record.key is None:
-                    continue
-                key = record.key.decode(errors="replace")
                 try:
-                    value = None if record.value is None else self._decode(record.value)
-                except EventDecodeError as exc:
-                    # The owner of the topic dead-letters it; a view must not stop over it.
+                    self._apply(record)
+                except Exception as exc:
+                    # The owner of the topic dead-letters it; a view must not stop over it
+                    # (whatever the decoder raised), and the skip is counted for operators.
+                    VIEW_SKIPPED.labels(self.topic).inc()
                     log.warning("view_skipped_record", topic=self.topic,
-                                offset=record.offset, reason=exc.reason)
-                    continue
-                if value is None:
-                    self._values.pop(key, None)
-                else:
-                    self._values[key] = value
+                                offset=record.offset, reason=_reason(exc))
             async with self._progress:
                 self._progress.notify_all()
+
+    def _apply(self, record: Any) -> None:
+        if record.key is None:
+            return
+        key = record.key.decode(errors="replace")
+        value = None if record.value is None else self._decode(record.value)
+        if value is None:
+            self._values.pop(key, None)
+        else:
+            self._values[key] = value
 
     async def catch_up(self, timeout: float = 10.0) -> None:
         """Return once every record written to the topic before this call has been applied."""
@@ -125,3 +140,28 @@ class GlobalView(Generic[V]):
         while not await reached():
             async with self._progress:
                 await self._progress.wait()
+
+
+class MembershipView(GlobalView[CourseMembers]):
+    """Course membership folded from `courses` and `sessions` (course.started,
+    psychologist.assigned). Caught up like the other views before each decision, it holds every
+    course event written before the request was read: the events a request follows from."""
+
+    def __init__(self, topics: Sequence[str], kafka_kwargs: dict[str, Any], clock: Clock) -> None:
+        super().__init__(topics, kafka_kwargs, lambda raw: None)
+        self._clock = clock
+
+    def _apply(self, record: Any) -> None:
+        kind = header(record, "type")
+        if record.value is None or (kind is not None and kind not in MEMBERSHIP_EVENTS):
+            return  # most session events: not decoded at all
+        event = decode_event(record.value)
+        reason = refusal(event, record.key, self._clock.now())
+        if reason is not None:
+            raise EventDecodeError(reason)  # mis-keyed or future-dated: never a member
+        course_id = event.course_id
+        if course_id is None:
+            return
+        updated = fold(self._values.get(course_id), event)
+        if updated is not None:
+            self._values[course_id] = updated

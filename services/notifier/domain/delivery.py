@@ -8,6 +8,7 @@ from datetime import datetime, time
 from services.notifier.domain.channels import choose_channel, sms_send_at
 from services.notifier.domain.gate import decide
 from services.notifier.domain.ledger import retry_at
+from services.notifier.domain.membership import CourseMembers
 from shared.events import Channel, ConsentState, NotificationRequested, Person
 
 
@@ -30,12 +31,12 @@ class Send:
 
 
 def plan_delivery(request: NotificationRequested, recipient: Person | None,
-                  consent: ConsentState | None, now: datetime,
+                  consent: ConsentState | None, members: CourseMembers | None, now: datetime,
                   quiet_from: time = time(20, 0), quiet_to: time = time(8, 0),
                   ) -> Suppress | Defer | Send:
-    """Consent first, as it stands now; then the recipient's channel; an SMS waits out the
+    """Membership and consent first, as they stand now; then the recipient's channel; an SMS waits out the
     quiet hours unless its deadline comes first."""
-    decision = decide(request, recipient, consent)
+    decision = decide(request, recipient, consent, members)
     if not decision.allowed or recipient is None:
         return Suppress(decision.reason or "recipient_unknown_or_erased")
     channel = choose_channel(recipient)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from services.notifier.domain.membership import CourseMembers
 from shared.events import ConsentState, NotificationRequested, Person
+from shared.notification_kinds import ConsentRequirement
+from shared.notification_kinds import required_consent as catalogue_consent
 
 SuppressionReason = Literal[
     "no_consent_to_leader_contact",
@@ -13,9 +16,8 @@ SuppressionReason = Literal[
     "recipient_unknown_or_erased",
     "no_contact_channel",
     "kind_not_for_recipient_role",
+    "not_in_role",
 ]
-STAFF_ONLY_KINDS = frozenset({"contact_reminder", "consent_discussion_reminder",
-                              "overdue_escalation", "plan_review_due"})
 
 
 @dataclass(frozen=True)
@@ -27,31 +29,27 @@ class ConsentDecision:
 ALLOWED = ConsentDecision(True)
 
 
-def required_consent(request: NotificationRequested) -> Literal["none", "leader_contact",
-                                                                 "three_party_meeting"]:
-    """What consent a message needs, whatever the request claims: anything to a leader other
-    than the receipt for their own referral needs the employee's consent to leader contact,
-    and news of a three-party meeting to anyone but the psychologist needs all three."""
-    if request.kind == "three_party_meeting_agreed" and request.recipient_role != "psychologist":
-        return "three_party_meeting"
-    if request.recipient_role == "leader" and request.kind != "referral_receipt":
-        return "leader_contact"
-    if request.requires_consent != "none":
-        return request.requires_consent
-    return "none"
+def required_consent(request: NotificationRequested) -> ConsentRequirement | None:
+    """What consent a message needs, from the kind catalogue, whatever the request claims;
+    None when the kind is never for the recipient's role."""
+    return catalogue_consent(request.kind, request.recipient_role)
 
 
 def decide(request: NotificationRequested, recipient: Person | None,
-           consent: ConsentState | None) -> ConsentDecision:
-    """Allowed only if the recipient still exists, the message is meant for their role, and the
+           consent: ConsentState | None, members: CourseMembers | None) -> ConsentDecision:
+    """Allowed only if the recipient still exists, the message is meant for their role, they
+    hold that role in the named course (as the course events say, not the request), and the
     course's current consent covers it."""
     if recipient is None:
         return ConsentDecision(False, "recipient_unknown_or_erased")
-    if request.kind in STAFF_ONLY_KINDS and request.recipient_role not in ("psychologist",
-                                                                           "team_lead"):
+    needed = required_consent(request)
+    if needed is None:
         # Staff reminders speak of consent and deadlines; they are never for a leader or employee.
         return ConsentDecision(False, "kind_not_for_recipient_role")
-    needed = required_consent(request)
+    if members is None or not members.holds(request.recipient_id, request.recipient_role):
+        # A request naming someone in a role they do not hold (or another course than theirs)
+        # would otherwise pick the consent rule, the texts and the facts of that role.
+        return ConsentDecision(False, "not_in_role")
     state = consent or ConsentState()
     if needed == "leader_contact" and not state.allows_leader_contact:
         return ConsentDecision(False, "no_consent_to_leader_contact")

@@ -1,0 +1,50 @@
+"""Who is employee, leader, psychologist and team lead of each course, from the course events
+themselves: the gate decides from this, never from the role a request claims."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.events import CourseStarted, Event, PsychologistAssigned, RecipientRole
+
+MEMBERSHIP_EVENTS = frozenset({"course.started", "psychologist.assigned"})
+
+
+class CourseMembers(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    started: bool = False
+    employee_id: str | None = None
+    leader_id: str | None = None
+    psychologist_id: str | None = None
+    team_lead_id: str | None = None
+    # When the psychologist was last (re)assigned; a later assignment replaces an earlier one.
+    assigned_at: datetime | None = None
+
+    def holds(self, person_id: str, role: RecipientRole) -> bool:
+        """Whether the person holds the role in this course (a course's own people only)."""
+        holder = {"employee": self.employee_id, "leader": self.leader_id,
+                  "psychologist": self.psychologist_id, "team_lead": self.team_lead_id}[role]
+        return self.started and holder is not None and holder == person_id
+
+
+def fold(current: CourseMembers | None, event: Event) -> CourseMembers | None:
+    """The course's members after `event`, or None when it changes nothing. The start fixes
+    employee, leader and team lead once (a repeated start changes nothing); the psychologist
+    is the one of the latest assignment, whichever order start and assignment arrive in."""
+    members = current or CourseMembers()
+    if isinstance(event, CourseStarted):
+        if members.started:
+            return None
+        psychologist = members.psychologist_id if members.assigned_at else event.psychologist_id
+        return members.model_copy(update={
+            "started": True, "employee_id": event.employee_id, "leader_id": event.leader_id,
+            "team_lead_id": event.team_lead_id, "psychologist_id": psychologist})
+    if isinstance(event, PsychologistAssigned):
+        if members.assigned_at is not None and event.occurred_at < members.assigned_at:
+            return None
+        return members.model_copy(update={"psychologist_id": event.psychologist_id,
+                                          "assigned_at": event.occurred_at})
+    return None

@@ -1,0 +1,142 @@
+"""Every kind of notification, as one table: who may receive it, under which consent, which
+facts it may state and its texts. The scheduler asks it what consent a request needs, the
+notifier's gate asks it again (never trusting the request), and the renderer takes the texts
+and the allowed facts from it.
+
+Adding a kind: its name in `NotificationKind`, one `KindSpec` in `KINDS` with a Danish and an
+English text, and the rule that requests it. A unit test walks every kind and language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+NotificationKind = Literal[
+    "referral_receipt",
+    "contact_reminder",
+    "consent_discussion_reminder",
+    "overdue_escalation",
+    "leader_call_coming",
+    "three_party_meeting_agreed",
+    "plan_review_due",
+]
+RecipientRole = Literal["leader", "psychologist", "team_lead", "employee"]
+ConsentRequirement = Literal["none", "leader_contact", "three_party_meeting"]
+TemplateLanguage = Literal["da", "en"]
+
+# What any message may say to anyone: names, a date, how to reach the psychologist, a reference.
+BASIC_FACTS = frozenset({"recipient_name", "psychologist_name", "psychologist_email",
+                         "psychologist_phone", "due_date", "course_reference"})
+# Deadlines and consent matters are for staff only.
+STAFF_FACTS = BASIC_FACTS | {"contact_kind", "reminder_number", "overdue_working_days",
+                             "review_date", "late"}
+STAFF_ROLES: frozenset[RecipientRole] = frozenset({"psychologist", "team_lead"})
+
+
+@dataclass(frozen=True)
+class Template:
+    """(subject, text) in Jinja2 syntax; the text is the SMS and the body of the e-mail."""
+
+    subject: str
+    text: str
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    # Each role that may receive the kind, and the consent a message to that role needs.
+    audience: Mapping[RecipientRole, ConsentRequirement]
+    facts: frozenset[str]
+    templates: Mapping[TemplateLanguage, Template]
+
+
+def _staff(da: Template, en: Template) -> KindSpec:
+    return KindSpec({"psychologist": "none", "team_lead": "none"}, STAFF_FACTS,
+                    {"da": da, "en": en})
+
+
+KINDS: Mapping[NotificationKind, KindSpec] = {
+    # The leader made the referral themselves: the receipt needs no employee consent.
+    "referral_receipt": KindSpec({"leader": "none"}, BASIC_FACTS, {
+        "da": Template(
+            "Vi har modtaget din tilmelding",
+            "Tak for din tilmelding. En psykolog fra Tidlig Indsats kontakter dig snarest. "
+            "Reference: {{ course_reference }}."),
+        "en": Template(
+            "We have received your referral",
+            "Thank you for your referral. A psychologist from the early-intervention team will "
+            "contact you soon. Reference: {{ course_reference }}."),
+    }),
+    "leader_call_coming": KindSpec({"leader": "leader_contact"}, BASIC_FACTS, {
+        "da": Template(
+            "Psykologen ringer til dig",
+            "{{ psychologist_name }} ringer til dig senest {{ due_date | dato }}. "
+            "{% if psychologist_phone %}Du kan også ringe på {{ psychologist_phone }}. {% endif %}"
+            "Reference: {{ course_reference }}."),
+        "en": Template(
+            "The psychologist will call you",
+            "{{ psychologist_name }} will call you by {{ due_date | dato }}. "
+            "{% if psychologist_phone %}You can also call {{ psychologist_phone }}. {% endif %}"
+            "Reference: {{ course_reference }}."),
+    }),
+    # The psychologist arranges the meeting; anyone else hears of it only once all three agree.
+    "three_party_meeting_agreed": KindSpec(
+        {"leader": "three_party_meeting", "employee": "three_party_meeting",
+         "psychologist": "none"}, BASIC_FACTS, {
+            "da": Template(
+                "Trepartssamtale aftalt",
+                "Alle tre parter ønsker en trepartssamtale. {{ psychologist_name }} finder et "
+                "tidspunkt senest {{ due_date | dato }}. Reference: {{ course_reference }}."),
+            "en": Template(
+                "Three-party meeting agreed",
+                "All three parties want a three-party meeting. {{ psychologist_name }} will find "
+                "a time by {{ due_date | dato }}. Reference: {{ course_reference }}."),
+        }),
+    "contact_reminder": _staff(
+        Template(
+            "Påmindelse: {{ contact_kind | kind }} med lederen",
+            "{% if late %}(Forsinket) {% endif %}Husk {{ contact_kind | kind }} med lederen "
+            "senest {{ due_date | dato }} (påmindelse {{ reminder_number or 1 }}, forløb "
+            "{{ course_reference }})."),
+        Template(
+            "Reminder: {{ contact_kind | kind }} with the leader",
+            "{% if late %}(Late) {% endif %}Remember {{ contact_kind | kind }} with the leader "
+            "by {{ due_date | dato }} (reminder {{ reminder_number or 1 }}, course "
+            "{{ course_reference }}).")),
+    "consent_discussion_reminder": _staff(
+        Template(
+            "Drøft samtykke til lederkontakt",
+            "Medarbejderen har endnu ikke givet samtykke til kontakt med lederen. Drøft "
+            "samtykket ved næste samtale i stedet for at ringe til lederen (forløb "
+            "{{ course_reference }})."),
+        Template(
+            "Discuss consent to leader contact",
+            "The employee has not yet consented to contact with the leader. Discuss consent at "
+            "the next session instead of phoning the leader (course {{ course_reference }}).")),
+    "overdue_escalation": _staff(
+        Template(
+            "Overskredet: {{ contact_kind | kind }}",
+            "{{ contact_kind | kind | capitalize }} i forløb {{ course_reference }} skulle være "
+            "gennemført senest {{ due_date | dato }} og er {{ overdue_working_days }} "
+            "arbejdsdage forsinket."),
+        Template(
+            "Overdue: {{ contact_kind | kind }}",
+            "{{ contact_kind | kind | capitalize }} in course {{ course_reference }} was due by "
+            "{{ due_date | dato }} and is {{ overdue_working_days }} working days overdue.")),
+    "plan_review_due": _staff(
+        Template(
+            "Planen skal følges op",
+            "Planen i forløb {{ course_reference }} skal følges op {{ review_date | dato }}."),
+        Template(
+            "The plan is due for review",
+            "The plan in course {{ course_reference }} is due for review on "
+            "{{ review_date | dato }}.")),
+}
+
+
+def required_consent(kind: NotificationKind, role: RecipientRole) -> ConsentRequirement | None:
+    """The consent a message of this kind to this role needs, or None when the role is not
+    among the kind's audience (such a message is never sent)."""
+    spec = KINDS.get(kind)
+    return None if spec is None else spec.audience.get(role)
