@@ -70,7 +70,7 @@ class Case:
 CASES = [
     Case("demo-anna", _person("Anna Ansat", "anna@example.org"),
          _person("Lars Leder", "lars@example.org"), True,
-         "consents; the start call is logged; the course ends"),
+         "consents (to the psychologist); the start call is logged; the course ends"),
     Case("demo-bo", _person("Bo Borg", "bo@example.org"),
          _person("Mette Mellemleder", "mette@example.org"), False,
          "does not consent: the leader gets only the receipt"),
@@ -107,6 +107,12 @@ async def play(settings: KafkaSettings, clock: ScaledClock, until: datetime) -> 
         await producer.publish_all([(topics.referrals, referral(c, now)) for c in CASES])
         anna, cecilie, dorte = (course_id_for(c) for c in ("demo-anna", "demo-cecilie",
                                                              "demo-dorte"))
+        # What a leader writes on the referral is only the leader's word. The employee's own
+        # consent is what counts: Pia records it after talking with Anna, Cecilie and Dorte.
+        talk = START.replace(hour=13)
+        await at_scaled(talk, [(topics.sessions, ConsentGiven(
+            occurred_at=talk, course_id=course_id_for(case.referral_id), party="employee",
+            scope="leader_contact")) for case in CASES if case.consents])
         # Cecilie withdraws on Sunday evening, before the Monday 08:30 reminders.
         evening = START.replace(hour=18)
         await at_scaled(evening, [(topics.sessions, ConsentWithdrawn(

@@ -92,6 +92,10 @@ class SchedulerHandlers:
                 pending = changed.get(event.course_id)
                 known = pending.plan if pending is not None else self.plans.get(event.course_id)
                 plan = known or CoursePlan(course_id=event.course_id)
+                event_id = str(event.event_id)
+                if plan.has_applied(event_id):
+                    log.info("event_repeated", course_id=event.course_id, event_id=event_id)
+                    continue  # each event takes effect once
                 try:
                     with telemetry.stage("rules"):
                         step = self.planner.on_event(plan, event, now)
@@ -105,6 +109,7 @@ class SchedulerHandlers:
                     continue
                 if step.plan == plan and not step.outputs and known is not None:
                     continue  # a session held, a repeat: nothing to write
+                step.plan = step.plan.with_applied(event_id)
                 encoded = self._encode(step, record.partition)
                 changed[event.course_id] = encoded
                 outputs.append(encoded)

@@ -110,6 +110,9 @@ class ReferralHandlers:
                 continue
             known = recorded[event.course_id][0] if event.course_id in recorded \
                 else self.consents.get(event.course_id)
+            event_id = str(event.event_id)
+            if known is not None and event_id in known.applied:
+                continue  # each event takes effect once
             with telemetry.stage("rules"):
                 updated = consent_rules.update(known.state if known else None, event)
             if updated is None:
@@ -126,7 +129,8 @@ class ReferralHandlers:
             recorded[event.course_id] = (ConsentRecorded(
                 event_id=stable_id(event.course_id, "consent", str(event.event_id)),
                 occurred_at=consent_rules.as_of(updated) or event.occurred_at,
-                course_id=event.course_id, correlation_id=event.correlation_id, state=updated),
+                course_id=event.course_id, correlation_id=event.correlation_id, state=updated,
+                applied=(*(known.applied if known else ()), event_id)[-100:]),
                 record.partition)
             log.info("consent_recorded", course_id=event.course_id,
                      leader_contact=updated.allows_leader_contact,

@@ -26,6 +26,7 @@ class CourseStarted(Event):
     team_lead_id: PersonId | None = None
     start_date: date
     language: Language = "da"
+    # What the referring leader stated about the employee's consent: the leader's word only.
     employee_consents_to_leader_contact: bool = False
     consent_stated_at: AwareDatetime | None = None
 
@@ -104,12 +105,16 @@ class ConsentStatement(BaseModel):
 
 
 class ConsentState(BaseModel):
-    """A course's current consent: the latest statement of each party per scope."""
+    """A course's current consent: the latest statement of each party per scope. Consent to
+    leader contact is the employee's own (recorded by the psychologist from a conversation, or
+    given by the employee); what the leader stated on the referral is kept apart, as the
+    leader's word, and never opens leader contact."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     leader_contact: ConsentStatement | None = None
     three_party: dict[Party, ConsentStatement] = Field(default_factory=dict)
+    stated_by_leader: ConsentStatement | None = None
 
     @property
     def allows_leader_contact(self) -> bool:
@@ -128,3 +133,5 @@ class ConsentRecorded(Event):
 
     type: Literal["consent.recorded"] = "consent.recorded"
     state: ConsentState
+    # The ids of the latest course and session events applied to it: a repeat is ignored.
+    applied: tuple[str, ...] = Field(default=(), max_length=100)

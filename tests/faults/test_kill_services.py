@@ -24,7 +24,7 @@ from services.notifier.adapters.smtp import message_id
 from services.referral.domain.intake import course_id_for
 from shared.calendar import COPENHAGEN
 from shared.clock import ScaledClock
-from shared.events import ReferralSubmitted, ReferredPerson
+from shared.events import ConsentGiven, ReferralSubmitted, ReferredPerson
 from shared.kafka import EventProducer
 from shared.settings import KafkaSettings
 from shared.topics import Topics
@@ -99,6 +99,11 @@ async def test_services_killed_20_times_lose_nothing(
         await asyncio.sleep(max(0.0, origin - time.time()))
         for i in range(COURSES):  # the courses flow while the killing goes on
             await producer.publish(topics.referrals, referral(i, clock.now()))
+            # The psychologist records the employee's own consent (the form's answer is the
+            # leader's word and opens nothing).
+            await producer.publish(topics.sessions, ConsentGiven(
+                occurred_at=clock.now(), course_id=course_id_for(f"fault-{i}"),
+                party="employee", scope="leader_contact"))
         home = local_broker_home()
         victims = [SERVICES[i % len(SERVICES)] for i in range(KILLS)]
         rng.shuffle(victims)  # every service is killed, in a random order at random moments

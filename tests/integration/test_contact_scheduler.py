@@ -12,13 +12,20 @@ import time
 import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from services.contact_scheduler.app import SchedulerService
 from shared.calendar import COPENHAGEN
 from shared.clock import ManualClock
-from shared.events import CourseStarted, NotificationRequested
+from shared.events import (
+    ConsentRecorded,
+    ConsentState,
+    ConsentStatement,
+    CourseStarted,
+    NotificationRequested,
+)
 from shared.kafka import EventProducer
 from shared.settings import KafkaSettings
 from shared.topics import Topics
@@ -39,6 +46,12 @@ def course(i: int, start: date = date(2026, 11, 23)) -> CourseStarted:
 async def publish_courses(kafka: KafkaSettings, topics: Topics, courses: list[CourseStarted]) -> None:
     producer = EventProducer(kafka.aiokafka_kwargs())
     await producer.start()
+    # The employee's own consent, as the referral service records it from the psychologist's
+    # consent.given: what the referral form says never opens leader contact.
+    await producer.publish_all([(topics.consents, ConsentRecorded(
+        occurred_at=c.occurred_at - timedelta(days=1), course_id=c.course_id,
+        state=ConsentState(leader_contact=ConsentStatement(
+            agreed=True, as_of=c.occurred_at - timedelta(days=1))))) for c in courses])
     await producer.publish_all([(topics.courses, c) for c in courses])
     await producer.stop()
 
@@ -181,3 +194,47 @@ async def test_a_poison_record_goes_to_the_dlq_and_the_next_course_on_its_partit
         assert {e.course_id for e in scheduled} == {"course-1"}
     finally:
         await service.stop()
+
+
+async def test_an_event_delivered_twice_takes_effect_once_and_a_poison_stalls_nothing(
+    kafka: KafkaSettings, topics: Topics
+) -> None:
+    from shared.events import ContactPointCompleted, FollowUpRequested, LeaderContactLogged
+
+    clock = ManualClock(datetime(2026, 11, 24, 12, 0, tzinfo=COPENHAGEN))
+    service = SchedulerService(kafka, clock, tick_interval=0.1)
+    await service.start()
+    producer = EventProducer(kafka.aiokafka_kwargs())
+    await producer.start()
+    try:
+        await publish_courses(kafka, topics, [course(1)])
+        at = clock.now() - timedelta(hours=1)
+        for follow_up in ("f-1", "f-2"):
+            await producer.publish(topics.sessions, FollowUpRequested(
+                occurred_at=at, course_id="course-1", follow_up_id=follow_up))
+        logged = LeaderContactLogged(occurred_at=at, course_id="course-1",
+                                     contact_kind="follow_up", at=at)
+        await producer.publish(topics.sessions, logged)
+        await producer.publish(topics.sessions, logged)  # a producer's retry: same event id
+        # Then a poison and a valid event on the same partition.
+        await producer.send(topics.sessions, b'{"n": ' + b"9" * 4500 + b"}", "course-1")
+        await producer.publish(topics.sessions, FollowUpRequested(
+            occurred_at=at, course_id="course-1", follow_up_id="f-3"))
+        started = time.monotonic()
+        await wait_for(lambda: (service.plans.get("course-1") is not None
+                                and "follow_up:f-3" in service.plans.get("course-1").points),  # type: ignore[union-attr]
+                       timeout=15)
+        after_poison = time.monotonic() - started
+        dead = await read_events_raw(kafka, topics.dlq("sessions"))
+        points = await read_events(kafka, topics.contact_points, expect=6, settle=1.0)
+    finally:
+        await producer.stop()
+        await service.stop()
+    completed = [p for p in points if isinstance(p, ContactPointCompleted)]
+    assert len(completed) == 1
+    assert len(dead) == 1 and "ValueError" in dict(dead[0].headers)["dlq.reason"].decode()
+    assert after_poison < 10
+
+
+async def read_events_raw(kafka: KafkaSettings, topic: str) -> list[Any]:
+    return await read_records(kafka, topic, expect=1, timeout=10)

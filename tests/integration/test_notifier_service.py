@@ -201,3 +201,30 @@ async def test_garbage_on_the_people_and_consents_topics_does_not_stop_the_views
     await producer.publish(topics.notifications_requested, leader_request())
     await wait_for(lambda: len(smtp[0].mails) == 1)
     await service.stop()
+
+
+async def test_a_forged_staff_message_to_a_leader_is_suppressed_not_in_role(
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer, smtp: tuple[MailSink, int],
+    notifier_settings: NotifierSettings,
+) -> None:
+    sink = smtp[0]
+    await seed(producer, topics, consent_given=False)
+    service = await running(kafka, notifier_settings, ManualClock(NOON))
+    forged = leader_request("forged-1").model_copy(update={"recipient_role": "psychologist"})
+    await producer.publish(topics.notifications_requested, forged)
+    [status] = await read_events(kafka, topics.notifications_status, expect=1)
+    # A poison request, then a valid one on the same partition: the poison goes to the DLQ
+    # and the next request is settled within seconds.
+    await producer.send(topics.notifications_requested, b"[" * 5000, "c-1")
+    await producer.publish(topics.notifications_requested,
+                           leader_request("c-1:after-poison").model_copy(
+                               update={"kind": "referral_receipt"}))
+    [dead] = await read_records(kafka, topics.dlq("notifications.requested"), expect=1,
+                                timeout=10)
+    settled = await read_events(kafka, topics.notifications_status, expect=2, timeout=10)
+    await service.stop()
+    assert status.type == "notification.suppressed"  # type: ignore[attr-defined]
+    assert status.reason == "not_in_role"  # type: ignore[attr-defined]
+    assert "RecursionError" in dict(dead.headers)["dlq.reason"].decode()
+    assert [s.notification_id for s in settled] == ["forged-1", "c-1:after-poison"]  # type: ignore[attr-defined]
+    assert [m.subject for m in sink.mails] == ["Vi har modtaget din tilmelding"]

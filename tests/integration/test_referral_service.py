@@ -159,3 +159,23 @@ async def test_a_fixed_dead_letter_can_be_replayed_and_then_opens_its_course(
     assert await replay(kafka, "referrals", [letter.offset], encode_event(referral("r-fix"))) == 1
     [course] = await read_events(kafka, topics.courses, expect=1)
     assert course.course_id == course_id_for("r-fix")
+
+
+async def test_a_cpr_number_in_a_name_is_refused_and_travels_nowhere(
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer, service: ReferralService,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    good = referral("r-after-cpr")
+    hostile = referral("r-cpr").model_dump(mode="json")
+    hostile["employee"]["name"] = "Anna 0102031234"
+    await producer.send(topics.referrals, json.dumps(hostile).encode(), "r-cpr")
+    await producer.publish(topics.referrals, good)
+    [dead] = await read_records(kafka, topics.dlq("referrals"), expect=1)
+    await read_events(kafka, topics.courses, expect=1)  # the referral after it went through
+    reason = dict(dead.headers)["dlq.reason"].decode()
+    assert "employee.name" in reason and "CPR" in reason and "0102031234" not in reason
+    for topic in (topics.courses, topics.people, topics.consents, topics.notifications_requested,
+                  topics.referral_dedup):
+        for record in await read_records(kafka, topic, expect=10**6, timeout=2):
+            assert b"0102031234" not in (record.value or b"") + (record.key or b""), topic
+    assert "0102031234" not in capsys.readouterr().err

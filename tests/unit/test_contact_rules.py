@@ -45,7 +45,7 @@ def local(dt: datetime | None) -> datetime:
 
 
 def test_start_call_is_due_two_working_days_after_course_start() -> None:
-    step = run([started(date(2026, 11, 23))], datetime(2026, 11, 23, tzinfo=UTC))
+    step = run([consent(True), started(date(2026, 11, 23))], datetime(2026, 11, 23, tzinfo=UTC))
     point = step.plan.points["start_call"]
     assert (point.due_from, point.due_by, point.state) == (
         date(2026, 11, 23), date(2026, 11, 25), "scheduled")
@@ -53,7 +53,7 @@ def test_start_call_is_due_two_working_days_after_course_start() -> None:
 
 
 def test_a_course_starting_on_maundy_thursday_2027_is_reminded_after_easter() -> None:
-    step = run([started(date(2027, 3, 25))], datetime(2027, 3, 25, tzinfo=UTC))
+    step = run([consent(True), started(date(2027, 3, 25))], datetime(2027, 3, 25, tzinfo=UTC))
     point = step.plan.points["start_call"]
     assert point.due_by == date(2027, 3, 31)  # Tue 30, Wed 31 March
     moments = RULES.stage_moments(point)
@@ -62,7 +62,7 @@ def test_a_course_starting_on_maundy_thursday_2027_is_reminded_after_easter() ->
 
 
 def test_a_course_starting_friday_18_december_2026_escalates_after_christmas() -> None:
-    step = run([started(date(2026, 12, 18))], datetime(2026, 12, 18, tzinfo=UTC))
+    step = run([consent(True), started(date(2026, 12, 18))], datetime(2026, 12, 18, tzinfo=UTC))
     point = step.plan.points["start_call"]
     assert point.due_by == date(2026, 12, 22)
     assert [(s, local(t).date()) for s, t in RULES.stage_moments(point)] == [
@@ -77,7 +77,7 @@ def test_a_course_starting_friday_18_december_2026_escalates_after_christmas() -
 
 
 def test_reminders_stay_at_0830_copenhagen_across_the_dst_change_of_28_march_2027() -> None:
-    step = run([started(date(2027, 3, 24))], datetime(2027, 3, 24, tzinfo=UTC))
+    step = run([consent(True), started(date(2027, 3, 24))], datetime(2027, 3, 24, tzinfo=UTC))
     moments = dict(RULES.stage_moments(step.plan.points["start_call"]))
     assert moments["due"].astimezone(UTC).hour == 7  # 08:30 CET
     assert moments["overdue"].astimezone(UTC).hour == 6  # 08:30 CEST, 1 April
@@ -85,7 +85,7 @@ def test_reminders_stay_at_0830_copenhagen_across_the_dst_change_of_28_march_202
 
 
 def test_each_reminder_fires_once() -> None:
-    step = run([started(date(2026, 11, 23))], datetime(2026, 11, 23, tzinfo=UTC))
+    step = run([consent(True), started(date(2026, 11, 23))], datetime(2026, 11, 23, tzinfo=UTC))
     at = datetime(2026, 11, 23, 9, tzinfo=COPENHAGEN)
     first = RULES.fire_due(step.plan, at)
     again = RULES.fire_due(first.plan, at + timedelta(minutes=5))
@@ -123,7 +123,7 @@ def test_consent_arriving_after_the_start_call_fell_due_makes_it_due_at_once() -
 
 def test_withdrawn_consent_cancels_a_planned_three_party_meeting() -> None:
     now = datetime(2026, 11, 25, tzinfo=UTC)
-    step = run([started(date(2026, 11, 23)), consent(True, three_party=True)], now)
+    step = run([consent(True), started(date(2026, 11, 23)), consent(True, three_party=True)], now)
     assert step.plan.points["three_party_meeting"].state == "scheduled"
     agreed = [n for n in notes(step) if n.kind == "three_party_meeting_agreed"]
     assert {n.recipient_role for n in agreed} == {"leader", "psychologist", "employee"}
@@ -134,7 +134,7 @@ def test_withdrawn_consent_cancels_a_planned_three_party_meeting() -> None:
 def test_a_follow_up_requested_twice_with_the_same_id_is_one_point() -> None:
     ask = FollowUpRequested(occurred_at=datetime(2026, 11, 24, tzinfo=UTC), course_id="c1",
                             follow_up_id="f1")
-    step = run([started(date(2026, 11, 23)), ask, ask], datetime(2026, 11, 24, tzinfo=UTC))
+    step = run([consent(True), started(date(2026, 11, 23)), ask, ask], datetime(2026, 11, 24, tzinfo=UTC))
     assert [p for p in step.plan.points if p.startswith("follow_up")] == ["follow_up:f1"]
     assert step.plan.points["follow_up:f1"].due_by == date(2026, 12, 1)
 
@@ -142,7 +142,7 @@ def test_a_follow_up_requested_twice_with_the_same_id_is_one_point() -> None:
 def test_a_logged_leader_contact_completes_the_start_call_and_stops_its_reminders() -> None:
     logged = LeaderContactLogged(occurred_at=datetime(2026, 11, 23, 10, tzinfo=UTC), course_id="c1",
                                  contact_kind="start_call", at=datetime(2026, 11, 23, 10, tzinfo=UTC))
-    step = run([started(date(2026, 11, 23)), logged], datetime(2026, 11, 23, 10, tzinfo=UTC))
+    step = run([consent(True), started(date(2026, 11, 23)), logged], datetime(2026, 11, 23, 10, tzinfo=UTC))
     assert step.plan.points["start_call"].state == "completed"
     assert step.plan.next_fire_at is None
 
@@ -158,7 +158,7 @@ def test_a_call_that_did_not_reach_the_leader_completes_nothing() -> None:
 def test_course_end_cancels_what_is_open_and_plans_the_end_contact() -> None:
     ended = CourseEnded(occurred_at=datetime(2027, 1, 15, tzinfo=UTC), course_id="c1",
                         end_date=date(2027, 1, 15))
-    step = run([started(date(2026, 11, 23)), ended], datetime(2027, 1, 15, tzinfo=UTC))
+    step = run([consent(True), started(date(2026, 11, 23)), ended], datetime(2027, 1, 15, tzinfo=UTC))
     assert step.plan.points["start_call"].state == "cancelled"
     assert step.plan.points["end_contact"].due_by == date(2027, 1, 22)
 
@@ -167,3 +167,18 @@ def test_consent_recorded_before_the_course_started_is_not_overridden_by_the_ref
     step = run([consent(False), started(date(2026, 11, 23), consent=True)],
                datetime(2026, 11, 23, tzinfo=UTC))
     assert step.plan.points["start_call"].state == "blocked_no_consent"
+
+
+def test_the_leaders_statement_on_the_referral_never_opens_leader_contact() -> None:
+    step = run([started(date(2026, 11, 23), consent=True)], datetime(2026, 11, 23, tzinfo=UTC))
+    assert step.plan.points["start_call"].state == "blocked_no_consent"
+    fired = RULES.fire_due(step.plan, datetime(2026, 11, 23, 9, tzinfo=COPENHAGEN))
+    assert [(n.kind, n.recipient_role) for n in notes(fired)] == [
+        ("consent_discussion_reminder", "psychologist")]
+
+
+def test_a_repeated_event_id_is_recognised_by_the_plan() -> None:
+    plan = CoursePlan(course_id="c1")
+    for i in range(150):
+        plan = plan.with_applied(f"e{i}")
+    assert plan.has_applied("e149") and not plan.has_applied("e0") and len(plan.applied) == 100

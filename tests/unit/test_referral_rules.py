@@ -80,6 +80,8 @@ def test_only_the_employee_can_consent_to_leader_contact() -> None:
 
 def test_a_three_party_meeting_needs_all_three_and_the_employees_leader_consent() -> None:
     state: ConsentState | str = initial_consent(_course(consent=True))
+    state = apply_statement(state, ConsentGiven(  # type: ignore[arg-type]
+        occurred_at=AT, course_id="c", party="employee", scope="leader_contact"))
     for party in ("employee", "leader"):
         state = apply_statement(state, ConsentGiven(  # type: ignore[arg-type]
             occurred_at=AT + timedelta(hours=1), course_id="c", party=party,
@@ -102,3 +104,9 @@ def test_only_consent_events_that_change_something_update_the_consent() -> None:
     assert update(state, given) is None
     by_leader = ConsentGiven(occurred_at=AT, course_id="c", party="leader", scope="leader_contact")
     assert isinstance(update(state, by_leader), str)
+
+
+def test_what_the_leader_states_on_the_referral_is_kept_apart_and_opens_nothing() -> None:
+    state = initial_consent(_course(consent=True))
+    assert state.stated_by_leader is not None and state.stated_by_leader.agreed
+    assert state.leader_contact is None and not state.allows_leader_contact

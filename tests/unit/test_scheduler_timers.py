@@ -43,6 +43,7 @@ async def _prepared_then(shift: timedelta, between: Event | None = None,
                          ) -> list[NotificationRequested]:
     clock = ManualClock(datetime(2026, 11, 23, 0, 0, tzinfo=COPENHAGEN))
     handlers, producer = _handlers(clock)
+    await _deliver(handlers, TOPICS.consents, consent(True))
     await _deliver(handlers, TOPICS.courses, started(START))
     clock.at = MOMENT - timedelta(minutes=5)
     await handlers.tick()
@@ -77,6 +78,7 @@ def test_each_reminder_fires_once_across_ticks() -> None:
     async def scenario() -> int:
         clock = ManualClock(MOMENT - timedelta(hours=8))
         handlers, producer = _handlers(clock)
+        await _deliver(handlers, TOPICS.consents, consent(True))
         await _deliver(handlers, TOPICS.courses, started(START))
         for minutes in range(-20, 20, 2):
             clock.at = MOMENT + timedelta(minutes=minutes)
@@ -92,8 +94,9 @@ def test_events_of_one_course_in_one_batch_build_on_each_other() -> None:
         handlers, producer = _handlers(clock)
         withdrawn = consent(False, at=datetime(2026, 11, 23, 6, 0, tzinfo=COPENHAGEN))
         await handlers.on_events([
-            Record(TOPICS.courses, encode_event(started(START)), b"c1", partition=0),
-            Record(TOPICS.consents, encode_event(withdrawn), b"c1", partition=0, offset=1)])
+            Record(TOPICS.consents, encode_event(consent(True)), b"c1", partition=0),
+            Record(TOPICS.courses, encode_event(started(START)), b"c1", partition=0, offset=1),
+            Record(TOPICS.consents, encode_event(withdrawn), b"c1", partition=0, offset=2)])
         kinds = [(s.headers.get("type") or "") for s in producer.on(TOPICS.contact_points)]
         plans = len(producer.on(TOPICS.scheduler_state))
         return handlers.plans.get("c1"), kinds, plans

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.events import ContactKind, ContactPointState
 
 Stage = Literal["due", "overdue", "escalated", "consent_due", "consent_overdue"]
+APPLIED_EVENTS = 100
 OPEN_STATES: frozenset[ContactPointState] = frozenset(
     {"scheduled", "due", "overdue", "blocked_no_consent"})
 
@@ -47,6 +48,17 @@ class CoursePlan(BaseModel):
     consent_seen: bool = False
     points: dict[str, ContactPoint] = Field(default_factory=dict)
     next_fire_at: datetime | None = None
+    # Ids of the latest events that changed this plan: a repeat of one (a producer's retry, a
+    # double submit) is recognised and changes nothing.
+    applied: tuple[str, ...] = ()
 
     def with_point(self, point: ContactPoint) -> CoursePlan:
         return self.model_copy(update={"points": {**self.points, point.point_id: point}})
+
+    def has_applied(self, event_id: str) -> bool:
+        return event_id in self.applied
+
+    def with_applied(self, event_id: str) -> CoursePlan:
+        """Remembers the event, and only the latest APPLIED_EVENTS of them: a repeat comes
+        within seconds or minutes, not hundreds of events later."""
+        return self.model_copy(update={"applied": (*self.applied, event_id)[-APPLIED_EVENTS:]})

@@ -98,10 +98,9 @@ class ContactPlanner:
     def _start(self, step: Step, event: CourseStarted, now: datetime) -> None:
         if step.plan.status != "pending":
             return  # a repeated course.started changes nothing
-        # The consents topic is the merged truth; the referral form's answer only counts
-        # until the first consent record has been seen.
-        consent = (step.plan.leader_contact_consent if step.plan.consent_seen
-                   else event.employee_consents_to_leader_contact)
+        # The consents topic is the merged truth. What the leader wrote on the referral form
+        # never counts: until the employee's own consent is recorded, there is none.
+        consent = step.plan.leader_contact_consent if step.plan.consent_seen else False
         step.plan = step.plan.model_copy(update={
             "status": "open", "employee_id": event.employee_id, "leader_id": event.leader_id,
             "psychologist_id": event.psychologist_id, "team_lead_id": event.team_lead_id,

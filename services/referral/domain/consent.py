@@ -25,16 +25,20 @@ def _newer(current: ConsentStatement | None, candidate: ConsentStatement) -> boo
 
 
 def initial_consent(course: CourseStarted) -> ConsentState:
-    """The employee's answer on the referral form is the course's first consent statement."""
+    """The referral form is filled in by the leader: its consent answer is recorded as what the
+    leader stated, and opens nothing. Consent to disclose to a leader is the employee's to give
+    (Sundhedsloven § 43)."""
     if course.consent_stated_at is None:
         return ConsentState()
-    return ConsentState(leader_contact=ConsentStatement(
+    return ConsentState(stated_by_leader=ConsentStatement(
         agreed=course.employee_consents_to_leader_contact, as_of=course.consent_stated_at))
 
 
 def merge(state: ConsentState, other: ConsentState) -> ConsentState:
     """Combine two views of one course's consent, statement by statement."""
     merged = state
+    if other.stated_by_leader is not None and state.stated_by_leader is None:
+        merged = merged.model_copy(update={"stated_by_leader": other.stated_by_leader})
     if other.leader_contact is not None:
         merged = _apply(merged, "employee", "leader_contact", other.leader_contact)
     for party, statement in other.three_party.items():
