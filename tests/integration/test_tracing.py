@@ -51,7 +51,7 @@ def exporter() -> Iterator[InMemorySpanExporter]:
 async def services(kafka: KafkaSettings, notifier_settings: NotifierSettings,
                    exporter: InMemorySpanExporter) -> AsyncIterator[None]:
     clock = ManualClock(NOON)
-    running = [ReferralService(kafka), SchedulerService(kafka, clock),
+    running = [ReferralService(kafka, clock=clock), SchedulerService(kafka, clock),
                NotifierService(kafka, notifier_settings, clock)]
     for service in running:
         await service.start()

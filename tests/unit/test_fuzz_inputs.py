@@ -7,7 +7,7 @@ import asyncio
 import json
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.contact_scheduler.domain.plan import CoursePlan
@@ -70,7 +70,7 @@ def _table(producer: FakeProducer, decode: Any) -> ChangelogTable[Any]:
     return table
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=payloads, topic=st.sampled_from(["courses", "sessions", "consents"]))
 def test_the_scheduler_never_raises_on_bad_input(raw: bytes, topic: str) -> None:
     producer = FakeProducer()
@@ -84,7 +84,7 @@ FUZZ_PEOPLE = {pid: Person(person_id=pid, name=pid.upper(), email=f"{pid}@exampl
                for pid in ("e-1", "l-1", "psy-1")}
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=payloads)
 def test_the_notifier_never_raises_on_bad_input_and_never_sends_what_it_must_not(
         raw: bytes) -> None:
