@@ -29,7 +29,7 @@ from shared.events import (
 from shared.notification_kinds import NotificationKind, RecipientRole
 from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, RecordingSender
+from tests.fakes import FakeProducer, FakeView, RecordingSender, RecordingSms
 
 AT = datetime(2026, 11, 26, 12, tzinfo=COPENHAGEN)
 # Phone numbers are given so that a leaked one would show in a text.
@@ -79,7 +79,7 @@ async def _send_all(requests: list[NotificationRequested], e_consent: ConsentSta
     consents = FakeView({"c-a": REFUSED, "c-d": REFUSED, "c-e": e_consent})
     sender = RecordingSender(consents)
     handlers = NotifierHandlers(Topics(), producer, ledger, FakeView(dict(PEOPLE)), consents,  # type: ignore[arg-type]
-                                sender, sender, ManualClock(AT), NotifierSettings(),  # type: ignore[arg-type]
+                                sender, RecordingSms(), ManualClock(AT), NotifierSettings(),
                                 FakeView(dict(COURSES)))  # type: ignore[arg-type]
     by_id = {}
     for request in requests:
@@ -147,7 +147,7 @@ def test_the_dual_role_person_gets_a_leader_message_under_the_leader_courses_con
         ledger.ready.set()
         sender = RecordingSender(given_d)
         handlers = NotifierHandlers(Topics(), producer, ledger, FakeView(dict(PEOPLE)), given_d,  # type: ignore[arg-type]
-                                    sender, sender, ManualClock(AT), NotifierSettings(),  # type: ignore[arg-type]
+                                    sender, RecordingSms(), ManualClock(AT), NotifierSettings(),
                                     FakeView(dict(COURSES)))  # type: ignore[arg-type]
         await handlers.attempt(request, 0, attempts=0)
         sent.extend(sender.addresses)

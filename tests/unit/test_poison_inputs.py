@@ -15,9 +15,9 @@ from pydantic import ValidationError
 import shared.notification_kinds as kinds_module
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
-from services.contact_scheduler.domain.rules import Rules
+from services.contact_scheduler.domain.rules import ContactPlanner
 from services.contact_scheduler.handlers import SchedulerHandlers
-from services.notifier.adapters.delivery import PermanentFailure
+from services.notifier.adapters.provider import PermanentFailure
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.handlers import NotifierHandlers
@@ -34,7 +34,7 @@ from shared.events import (
 )
 from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, members_of
+from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms, members_of
 from tests.samples import AT, referral
 
 TOPICS = Topics("p-")
@@ -66,7 +66,7 @@ def _table(producer: FakeProducer, decode: Any) -> ChangelogTable[Any]:
 def _scheduler() -> tuple[SchedulerHandlers, FakeProducer]:
     producer = FakeProducer()
     return SchedulerHandlers(TOPICS, producer, _table(producer, CoursePlan.model_validate_json),  # type: ignore[arg-type]
-                             Rules(ContactPolicy(), WorkingDayCalendar()),
+                             ContactPlanner(ContactPolicy(), WorkingDayCalendar()),
                              ManualClock(AT)), producer
 
 
@@ -145,7 +145,7 @@ def _notifier(sender: RecordingSender | None = None) -> tuple[NotifierHandlers, 
     consents = FakeView()
     sender = sender or RecordingSender(consents)
     handlers = NotifierHandlers(TOPICS, producer, _table(producer, LedgerEntry.model_validate_json),
-                                FakeView(dict(PEOPLE)), consents, sender, sender,  # type: ignore[arg-type]
+                                FakeView(dict(PEOPLE)), consents, sender, RecordingSms(),
                                 ManualClock(AT), NotifierSettings(),
                                 members_of("c-1", psychologist_id="psy", leader_id="lead"))
     return handlers, producer, sender
