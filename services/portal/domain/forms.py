@@ -105,6 +105,15 @@ def _unit(form: Form) -> tuple[str | None, str]:
     return _optional(form.get("unit_other")), "unit_other"
 
 
+_DIGITS_TO_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def token_of(event_id: UUID, length: int = 16) -> str:
+    """An id derived from an event id, in letters only: a run of ten hex digits would be refused
+    as a CPR-shaped number."""
+    return event_id.hex[:length].translate(_DIGITS_TO_LETTERS)
+
+
 def referral_from_form(form: Form, *, referral_id: str, event_id: UUID, now: datetime,
                        leader: dict[str, Any], psychologist: BaseModel | None,
                        team_lead: BaseModel | None) -> ReferralSubmitted:
@@ -179,7 +188,7 @@ def _log_call(form: Form, c: ActionContext) -> Event:
 
 def _follow_up(form: Form, c: ActionContext) -> Event:
     return FollowUpRequested(event_id=c.event_id, occurred_at=c.now, course_id=c.course_id,
-                             follow_up_id=c.event_id.hex[:16], due_date=_date(form, "due_date"))
+                             follow_up_id=token_of(c.event_id), due_date=_date(form, "due_date"))
 
 
 def _consent(form: Form, c: ActionContext) -> Event:
@@ -194,7 +203,7 @@ def _consent(form: Form, c: ActionContext) -> Event:
 
 def _session(form: Form, c: ActionContext) -> Event:
     what = _choice(form, "what", ("scheduled", "held", "cancelled"))
-    session_id = form.get("session_id", "").strip() or c.event_id.hex[:16]
+    session_id = form.get("session_id", "").strip() or token_of(c.event_id)
     if what == "cancelled":
         return SessionCancelled(event_id=c.event_id, occurred_at=c.now, course_id=c.course_id,
                                 session_id=session_id)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.portal.bus import form_event_id
-from services.portal.domain.forms import FormInvalid, referral_from_form
+from services.portal.domain.forms import FormInvalid, referral_from_form, token_of
 from services.portal.web import portal_of, render, require
 
 router = APIRouter()
@@ -36,7 +36,7 @@ async def submit_referral(request: Request) -> Response:
     if not form_key:
         form_key = uuid.uuid4().hex
     event_id = form_event_id(me.person_id, form_key)
-    referral_id = f"web-{event_id.hex[:20]}"
+    referral_id = "web-" + token_of(event_id, 20)
     leader = {"person_id": me.person_id, "name": me.name, "email": me.email,
               "language": portal.language_of(request)}
     try:
