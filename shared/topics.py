@@ -20,21 +20,28 @@ class TopicSpec:
     cleanup: Literal["delete", "compact"] = "delete"
     has_dlq: bool = False
     partitions: int = DEFAULT_PARTITIONS
+    retention_ms: int = 14 * 24 * 3600 * 1000
 
     def configs(self) -> dict[str, str]:
         if self.cleanup == "compact":
             # Small segments let the cleaner run while a topic is still young.
             return {"cleanup.policy": "compact", "segment.ms": "3600000",
                     "min.cleanable.dirty.ratio": "0.1", "delete.retention.ms": "86400000"}
-        return {"cleanup.policy": "delete", "retention.ms": str(14 * 24 * 3600 * 1000)}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+
+
+# Who holds which role in a course (course.started, psychologist.assigned) is rebuilt from these
+# two topics by the notifier's membership view, and a course lasts months: they must outlive it.
+# They carry ids and states only, never names, contact details or session content.
+_COURSE_LIFETIME_MS = -1
 
 
 # Changelogs share their input's partition count: a record's state lives in the changelog
 # partition with the same number as the input partition it came from.
 SPECS: tuple[TopicSpec, ...] = (
     TopicSpec("referrals", has_dlq=True),
-    TopicSpec("sessions", has_dlq=True),
-    TopicSpec("courses", has_dlq=True),
+    TopicSpec("sessions", has_dlq=True, retention_ms=_COURSE_LIFETIME_MS),
+    TopicSpec("courses", has_dlq=True, retention_ms=_COURSE_LIFETIME_MS),
     TopicSpec("people", cleanup="compact", has_dlq=True),
     TopicSpec("consents", cleanup="compact", has_dlq=True),
     TopicSpec("contact-points"),
