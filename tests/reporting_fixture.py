@@ -62,7 +62,7 @@ def course(i: int) -> CourseFacts:
         end_contact_due_by=CAL.add_working_days(end, 5) if end else None,
         end_contact_done_on=end + timedelta(days=1) if end and i < 8 else None,
         follow_up_events=tuple(f"f-{i}-{k}" for k in range(2 if i < 15 else 1)),
-        consent_from_referral=i < 24,
+        consent_recorded=i < 24,
         three_party_wished=i < 7,
         three_party_held=i < 5,
         return_to_work_plan=i < 6,

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,8 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def course(i: int, start: date = date(2026, 11, 23)) -> CourseStarted:
-    at = datetime.combine(start, datetime.min.time(), tzinfo=COPENHAGEN)
+def course(i: int, start: date = date(2026, 11, 23), at: datetime | None = None) -> CourseStarted:
+    at = at or datetime.combine(start, datetime.min.time(), tzinfo=COPENHAGEN)
     return CourseStarted(occurred_at=at, course_id=f"course-{i}", referral_id=f"r-{i}",
                          employee_id=f"e-{i}", leader_id=f"l-{i}", psychologist_id="psy-1",
                          team_lead_id="lead-1", start_date=start,
@@ -116,16 +116,19 @@ def _spawn(kafka: KafkaSettings, clock_env: dict[str, str]) -> subprocess.Popen[
 
 
 async def test_kill_9_of_one_instance_loses_no_reminder(kafka: KafkaSettings, topics: Topics) -> None:
-    # Scaled time: one day every 2 seconds, starting the Sunday before the first course.
-    clock_env = {"LEDERKONTAKT_CLOCK_START": "2026-11-22T12:00:00+00:00",
+    # Scaled time: one day every 2 seconds from now, starting the Thursday before the
+    # first course: both instances have read every course and consent before a reminder is due.
+    # (Events are dated before the clock's start: one dated ahead of it would be refused.)
+    clock_env = {"LEDERKONTAKT_CLOCK_START": "2026-11-19T00:00:00+00:00",
                  "LEDERKONTAKT_CLOCK_SPEED": str(86400 / 2),
-                 "LEDERKONTAKT_CLOCK_ORIGIN": str(time.time() + 3)}
+                 "LEDERKONTAKT_CLOCK_ORIGIN": str(time.time())}
     starts = [date(2026, 11, 23) + timedelta(days=d) for d in range(5)]
-    courses = [course(i, starts[i % 5]) for i in range(30)]
+    referred = datetime(2026, 11, 18, 23, 0, tzinfo=timezone.utc)
+    courses = [course(i, starts[i % 5], referred) for i in range(30)]
     await publish_courses(kafka, topics, courses)
     procs = [_spawn(kafka, clock_env), _spawn(kafka, clock_env)]
     try:
-        await asyncio.sleep(9)  # a few days of scaled time: some reminders have fired
+        await asyncio.sleep(12)  # a few days of scaled time: some reminders have fired
         procs[0].send_signal(signal.SIGKILL)
         procs[0].wait()
         # due (psychologist + leader), overdue and escalation per course.

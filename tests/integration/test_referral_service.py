@@ -38,7 +38,9 @@ async def test_a_referral_yields_one_course_its_people_consent_and_a_receipt(
     assert sorted(p.person.name for p in people) == [  # type: ignore[attr-defined]
         "Emma Employee", "Lars Leader", "Pia Psykolog"]
     [consent] = await read_events(kafka, topics.consents, expect=1)
-    assert consent.state.allows_leader_contact  # type: ignore[attr-defined]
+    # The leader's word on the form is kept as theirs; it does not open leader contact.
+    assert not consent.state.allows_leader_contact  # type: ignore[attr-defined]
+    assert consent.state.stated_by_leader.agreed  # type: ignore[attr-defined]
     [receipt] = await read_events(kafka, topics.notifications_requested, expect=1)
     assert receipt.kind == "referral_receipt"  # type: ignore[attr-defined]
 

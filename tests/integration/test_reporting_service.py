@@ -43,7 +43,7 @@ def reporting(kafka: KafkaSettings) -> ReportingService:
 
 @pytest.fixture
 async def upstream(kafka: KafkaSettings) -> AsyncIterator[None]:
-    services = [ReferralService(kafka), SchedulerService(kafka, CLOCK)]
+    services = [ReferralService(kafka, clock=CLOCK), SchedulerService(kafka, CLOCK)]
     for s in services:
         await s.start()
     yield

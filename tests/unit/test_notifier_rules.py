@@ -27,7 +27,7 @@ def request(kind: str = "leader_call_coming", role: str = "leader",
             requires: str = "leader_contact") -> NotificationRequested:
     return NotificationRequested(
         occurred_at=AT, course_id="c-abc123", notification_id="n", kind=kind,
-        recipient_id={"leader": "l", "psychologist": "p"}.get(role, "x"),
+        recipient_id={"leader": "l", "psychologist": "p", "employee": "e"}.get(role, "x"),
         recipient_role=role, psychologist_id="p",
         requires_consent=requires,
         facts=NotificationFacts(contact_kind="start_call", due_date=date(2026, 11, 30),
@@ -125,8 +125,15 @@ def test_sms_waits_for_quiet_hours_to_end_unless_the_deadline_comes_first() -> N
 
 def test_staff_reminders_never_go_to_a_leader_or_employee() -> None:
     for role in ("leader", "employee"):
+        # The recipient holds the role in the course; the kind is still not for them.
         req = request("consent_discussion_reminder", role, "none")
         assert decide(req, LEADER, consented(True), MEMBERS).reason == "kind_not_for_recipient_role"
+
+
+def test_membership_is_checked_before_the_kind_so_a_forged_role_reads_not_in_role() -> None:
+    forged = request("leader_call_coming", "psychologist").model_copy(
+        update={"recipient_id": "l"})
+    assert decide(forged, LEADER, consented(True), MEMBERS).reason == "not_in_role"
 
 
 def test_delivery_is_suppressed_deferred_or_sent_in_that_order_of_checks() -> None:

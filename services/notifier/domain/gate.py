@@ -37,19 +37,19 @@ def required_consent(request: NotificationRequested) -> ConsentRequirement | Non
 
 def decide(request: NotificationRequested, recipient: Person | None,
            consent: ConsentState | None, members: CourseMembers | None) -> ConsentDecision:
-    """Allowed only if the recipient still exists, the message is meant for their role, they
-    hold that role in the named course (as the course events say, not the request), and the
+    """Allowed only if the recipient still exists, holds the claimed role in the named course
+    (as the course events say, not the request), the message is meant for that role, and the
     course's current consent covers it."""
     if recipient is None:
         return ConsentDecision(False, "recipient_unknown_or_erased")
-    needed = required_consent(request)
-    if needed is None:
-        # Staff reminders speak of consent and deadlines; they are never for a leader or employee.
-        return ConsentDecision(False, "kind_not_for_recipient_role")
     if members is None or not members.holds(request.recipient_id, request.recipient_role):
         # A request naming someone in a role they do not hold (or another course than theirs)
         # would otherwise pick the consent rule, the texts and the facts of that role.
         return ConsentDecision(False, "not_in_role")
+    needed = required_consent(request)
+    if needed is None:
+        # Staff reminders speak of consent and deadlines; they are never for a leader or employee.
+        return ConsentDecision(False, "kind_not_for_recipient_role")
     state = consent or ConsentState()
     if needed == "leader_contact" and not state.allows_leader_contact:
         return ConsentDecision(False, "no_consent_to_leader_contact")

@@ -63,7 +63,7 @@ class CourseFacts(BaseModel):
     end_contact_due_by: date | None = None
     end_contact_done_on: date | None = None
     follow_up_events: tuple[str, ...] = ()
-    consent_from_referral: bool = False
+    consent_from_referral: bool = False  # the leader's word on the form: counted nowhere
     consent_recorded: bool | None = None
     three_party_wished: bool = False
     three_party_held: bool = False
@@ -78,10 +78,9 @@ class CourseFacts(BaseModel):
 
     @property
     def leader_contact_consent(self) -> bool:
-        """The consents topic is the merged truth; the referral's answer counts until it speaks."""
-        if self.consent_recorded is not None:
-            return self.consent_recorded
-        return self.consent_from_referral
+        """The employee's own consent, as the consents topic has merged it. What the leader
+        wrote on the referral form is not the employee's consent and does not count."""
+        return self.consent_recorded is True
 
     @property
     def counted(self) -> bool:
