@@ -17,7 +17,14 @@ from shared.clock import ManualClock
 from shared.events import ConsentState, ConsentStatement, Event, NotificationRequested, Person
 from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms
+from tests.fakes import (
+    FakeProducer,
+    FakeView,
+    Record,
+    RecordingSender,
+    RecordingSms,
+    members_of,
+)
 
 TOPICS = Topics()
 LATE = datetime(2026, 11, 26, 23, 0, tzinfo=COPENHAGEN)
@@ -65,7 +72,8 @@ def notifier(producer: FakeProducer, consents: FakeView[ConsentState],
     sms = RecordingSms()
     consents.values["c"] = ConsentState(leader_contact=ConsentStatement(agreed=True, as_of=LATE))
     handlers = NotifierHandlers(TOPICS, producer, ledger, FakeView(dict(PEOPLE)), consents,
-                                RecordingSender(consents), sms, clock, NotifierSettings())
+                                RecordingSender(consents), sms, clock, NotifierSettings(),
+                                members_of("c", leader_id="lead", psychologist_id="psy"))
     return handlers, sms
 
 
