@@ -88,10 +88,14 @@ async def test_two_instances_split_the_partitions_and_fire_every_reminder_once(
 async def test_a_full_restart_rebuilds_the_plans_and_fires_nothing_twice(
     kafka: KafkaSettings, topics: Topics
 ) -> None:
-    clock = ManualClock(datetime(2026, 11, 23, 9, 0, tzinfo=COPENHAGEN))
+    clock = ManualClock(datetime(2026, 11, 23, 7, 0, tzinfo=COPENHAGEN))
     first = SchedulerService(kafka, clock, tick_interval=0.1)
     await first.start()
     await publish_courses(kafka, topics, [course(i) for i in range(10)])
+    # Courses and consents travel on two topics; both are read before the reminders fall due.
+    await wait_for(lambda: len(first.plans) == 10 and all(
+        p.leader_contact_consent for _, p in first.plans.items()), timeout=30)
+    clock.at = datetime(2026, 11, 23, 9, 0, tzinfo=COPENHAGEN)
     assert len(await notifications(kafka, topics, expect=20, settle=0.5)) == 20
     await first.stop()
 
@@ -211,6 +215,9 @@ async def test_an_event_delivered_twice_takes_effect_once_and_a_poison_stalls_no
     await producer.start()
     try:
         await publish_courses(kafka, topics, [course(1)])
+        # Session events of a course not yet open change nothing: the course comes first.
+        await wait_for(lambda: service.plans.get("course-1") is not None
+                       and service.plans.get("course-1").status == "open", timeout=30)  # type: ignore[union-attr]
         at = clock.now() - timedelta(hours=1)
         for follow_up in ("f-1", "f-2"):
             await producer.publish(topics.sessions, FollowUpRequested(
