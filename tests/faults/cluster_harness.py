@@ -31,7 +31,7 @@ from services.referral import app as referral_app
 from services.referral.domain.intake import course_id_for
 from shared.calendar import COPENHAGEN
 from shared.clock import ScaledClock
-from shared.events import ReferralSubmitted, ReferredPerson
+from shared.events import ConsentGiven, ReferralSubmitted, ReferredPerson
 from shared.kafka import EventProducer
 from shared.reader import partition_numbers
 from shared.settings import KafkaSettings
@@ -144,17 +144,23 @@ class Flow:
     async def __call__(self) -> None:
         producer = EventProducer({**self.kafka.aiokafka_kwargs(), "request_timeout_ms": 10000})
         await producer.start()
-        topic = Topics(self.kafka.topic_prefix).referrals
+        topics = Topics(self.kafka.topic_prefix)
         i = 0
         try:
             while not self._stopping.is_set():
+                course_id = course_id_for(f"{self.run}-{i}")
                 try:
-                    await producer.publish(topic, referral(self.run, i, self.clock.now()))
+                    await producer.publish(topics.referrals, referral(self.run, i, self.clock.now()))
+                    # The psychologist records the employee's own consent: the referral form's
+                    # answer is the leader's word and opens no leader contact.
+                    await producer.publish(topics.sessions, ConsentGiven(
+                        occurred_at=self.clock.now(), course_id=course_id, party="employee",
+                        scope="leader_contact"))
                 except (KafkaError, OSError):
                     self.retries += 1
                     await asyncio.sleep(0.5)
                     continue
-                self.acknowledged.append(course_id_for(f"{self.run}-{i}"))
+                self.acknowledged.append(course_id)
                 i += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.interval)
