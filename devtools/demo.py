@@ -184,6 +184,10 @@ def screenshot(url: str) -> Path | None:
     return shot if shot.exists() else None
 
 
+def _portal_port() -> int:
+    return int(os.environ.get("LEDERKONTAKT_PORTAL_PORT", "8080"))
+
+
 def start_portal_and_login(env: dict[str, str], log: Any,
                            procs: list[subprocess.Popen[bytes]]) -> str:
     """The OIDC provider and the portal as processes, on LEDERKONTAKT_OIDC_PORT (9400) and
@@ -194,7 +198,7 @@ def start_portal_and_login(env: dict[str, str], log: Any,
                                   env={**env, "LEDERKONTAKT_REPORTING_PUBLISH_SECONDS": "2"},
                                   stdout=log, stderr=subprocess.STDOUT))
     oidc_port = int(os.environ.get("LEDERKONTAKT_OIDC_PORT", "9400"))
-    portal_port = int(os.environ.get("LEDERKONTAKT_PORTAL_PORT", "8080"))
+    portal_port = _portal_port()
     procs.append(portal_stack.start_oidc_provider(oidc_port, log=log))
     portal_env = portal_stack.portal_env(portal_port, f"http://127.0.0.1:{oidc_port}", env)
     procs.append(portal_stack.start_portal(portal_env, log=log))
@@ -250,7 +254,9 @@ def run(bootstrap: str | None = None, days: float = 3.0, quiet: bool = False) ->
            "LEDERKONTAKT_NOTIFIER_SMTP_PORT": str(controller.port),
            "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": cafile,
            "LEDERKONTAKT_NOTIFIER_SMS_BASE_URL": sms.url,
-           "LEDERKONTAKT_NOTIFIER_SMS_TOKEN": sms.token}
+           "LEDERKONTAKT_NOTIFIER_SMS_TOKEN": sms.token,
+           # The staff's mails link to the demo's portal.
+           "LEDERKONTAKT_PORTAL_PUBLIC_URL": f"http://127.0.0.1:{_portal_port()}"}
     (REPO / ".cache" / "demo").mkdir(parents=True, exist_ok=True)
     log = open(REPO / ".cache" / "demo" / "services.log", "ab")
     procs = [subprocess.Popen([sys.executable, "-m", module], cwd=REPO, env=env, stdout=log,

@@ -2,17 +2,19 @@ from __future__ import annotations
 
 from datetime import time
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.notifier.adapters.sms import GatewayApiConfig
 from services.notifier.adapters.smtp import SmtpConfig
+from shared.portal_links import DEFAULT_PORTAL_URL, PORTAL_URL_VARIABLE
 
 
 class NotifierSettings(BaseSettings):
     """LEDERKONTAKT_NOTIFIER_* environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="LEDERKONTAKT_NOTIFIER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LEDERKONTAKT_NOTIFIER_", extra="ignore",
+                                      populate_by_name=True)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -35,6 +37,8 @@ class NotifierSettings(BaseSettings):
     # Requests read and committed together, and how many of them are worked on at once.
     batch_size: int = 200
     concurrency: int = 16
+    # The portal's address (the portal's own setting), the base of the links in staff mails.
+    portal_url: str = Field(DEFAULT_PORTAL_URL, validation_alias=AliasChoices(PORTAL_URL_VARIABLE))
 
     def smtp(self) -> SmtpConfig:
         return SmtpConfig(host=self.smtp_host, port=self.smtp_port, sender=self.smtp_sender,

@@ -24,7 +24,7 @@ from services.notifier.config import NotifierSettings
 from services.notifier.domain.delivery import Defer, Send, Suppress, plan_delivery, retry_moment
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.domain.membership import CourseMembers
-from services.notifier.domain.render import build_context, render
+from services.notifier.domain.render import build_context, course_link, render
 from services.notifier.ports import MailSender, SmsProvider, View
 from shared import telemetry
 from shared.catalogue import events_on
@@ -190,7 +190,8 @@ class NotifierHandlers:
         try:
             with telemetry.stage("render"):
                 rendered = render(request.kind, recipient.language, channel,
-                                  build_context(request, recipient, psychologist))
+                                  build_context(request, recipient, psychologist),
+                                  course_link(request, self.settings.portal_url))
         except Exception as exc:
             # A template error or a kind without texts: this request can never be sent, and it
             # must not hold up the requests behind it.

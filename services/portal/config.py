@@ -7,6 +7,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.events import ReferredPerson
+from shared.portal_links import DEFAULT_PORTAL_URL
 
 Role = Literal["leader", "employee", "psychologist", "team_lead", "management"]
 ROLES: tuple[Role, ...] = ("leader", "employee", "psychologist", "team_lead", "management")
@@ -20,8 +21,8 @@ class PortalSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8080
-    # The address people use; the OIDC redirect URI is built from it.
-    public_url: str = "http://127.0.0.1:8080"
+    # The address people use; the OIDC redirect URI and the links in staff mails are built from it.
+    public_url: str = DEFAULT_PORTAL_URL
     oidc_issuer: str = "http://127.0.0.1:9400"
     oidc_client_id: str = "lederkontakt-portal"
     oidc_client_secret: SecretStr = SecretStr("portal-secret")

@@ -69,6 +69,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     sms = SmsGatewayDouble().start()
     origin = time.time()
     clock = ScaledClock(CLOCK_START, 1, origin)
+    oidc_port, portal_port = free_port(), free_port()
     kafka_env = {"LEDERKONTAKT_BOOTSTRAP_SERVERS": kafka_bootstrap,
                  "LEDERKONTAKT_TOPIC_PREFIX": kafka.topic_prefix,
                  "LEDERKONTAKT_CLOCK_START": CLOCK_START.isoformat(),
@@ -79,6 +80,8 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
            "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": cafile,
            "LEDERKONTAKT_NOTIFIER_SMS_BASE_URL": sms.url,
            "LEDERKONTAKT_NOTIFIER_SMS_TOKEN": sms.token,
+           # The links in the staff's mails lead to this portal.
+           "LEDERKONTAKT_PORTAL_PUBLIC_URL": f"http://127.0.0.1:{portal_port}",
            # Reports a second after the facts change, so the reports page fills in quickly.
            "LEDERKONTAKT_REPORTING_PUBLISH_SECONDS": "1"}
     log_path = tmp_path_factory.mktemp("portal-logs") / "stack.log"
@@ -87,7 +90,6 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         subprocess.Popen([sys.executable, "-m", m], cwd=REPO, env=env, stdout=log,
                          stderr=subprocess.STDOUT) for m in SERVICES]
     try:
-        oidc_port, portal_port = free_port(), free_port()
         issuer = f"http://127.0.0.1:{oidc_port}"
         procs.append(portal_stack.start_oidc_provider(oidc_port, log=log))
         portal_env = portal_stack.portal_env(portal_port, issuer, kafka_env)

@@ -4,6 +4,7 @@ provider and the SMTP sink."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -294,3 +295,32 @@ async def test_team_lead_and_management_read_the_anonymous_reports_and_others_ma
     await log_in(leader, stack.url, "lars", "/referrals")
     response = await leader.goto(f"{stack.url}/reports")
     assert response is not None and response.status == 403
+
+
+async def test_a_psychologist_follows_the_link_in_a_reminder_mail_to_the_course_page(
+        stack: Stack, new_page: Any) -> None:
+    course_id = await _refer(stack, "browser-link", "anna", "pia")
+    link = f"{stack.url}/courses/{course_id}"
+    # No consent yet: the start call waits, and Pia is reminded to discuss consent, by mail.
+    await wait_for(lambda: any(m.to == "pia@tidlig.dk" and link in m.body
+                               for m in stack.sink.mails), 90)
+    await wait_for(lambda: any(m.to == "lars@example.org" for m in stack.sink.mails), 60)
+    mail = next(m for m in stack.sink.mails if m.to == "pia@tidlig.dk" and link in m.body)
+    assert re.findall(r"https?://\S+", mail.body) == [link]
+    # The leader's mails link to nothing.
+    assert [m for m in stack.sink.mails if m.to == "lars@example.org"]
+    assert not [m for m in stack.sink.mails if m.to == "lars@example.org" and "http" in m.body]
+
+    page: Page = await new_page()
+    # Following the link (as a mail scanner does first) only asks for a login.
+    await page.goto(link)
+    await page.wait_for_url(f"{stack.url}/login?next=/courses/{course_id}")
+    await page.get_by_role("button", name="Log ind med kommunens login").click()
+    await page.get_by_role("button", name="pia", exact=True).click()
+    await page.wait_for_url(link)
+    assert "Anna Ansat" in await page.inner_text("main")
+    await check_page(page, "course-from-mail")
+    sessions = [e for e in await read_events(stack.kafka, stack.topics.sessions, expect=10_000,
+                                             timeout=2) if e.course_id == course_id]
+    assert sessions == []
+

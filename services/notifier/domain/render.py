@@ -3,7 +3,8 @@
 The texts and the facts each kind may use live in the kind catalogue. A template only ever sees
 that allow-listed context, and a leader's or employee's message never more than the basic
 facts: names, dates, the psychologist's contact details and a course reference.
-Nothing from sessions exists in any context, so no template can leak it.
+Nothing from sessions exists in any context, so no template can leak it. A mail to staff ends
+with a link to the course page; no other message carries a link.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from services.notifier.domain.gsm7 import segments, to_gsm7
 from shared.events import Channel, Language, NotificationKind, NotificationRequested, Person
 from shared.notification_kinds import BASIC_FACTS, KINDS, STAFF_ROLES
+from shared.portal_links import course_page_url
 
 KIND_LABELS = {
     "da": {"start_call": "opstartssamtalen", "follow_up": "opfølgningen",
@@ -31,6 +33,7 @@ KIND_LABELS = {
 
 GREETING = {"da": "Kære {{ recipient_name }}", "en": "Dear {{ recipient_name }}"}
 SIGNATURE = {"da": "Venlig hilsen\nTidlig Indsats", "en": "Kind regards\nTidlig Indsats"}
+COURSE_LINK = {"da": "Forløbet i portalen: {url}", "en": "The course in the portal: {url}"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,14 @@ def build_context(request: NotificationRequested, recipient: Person,
     return {k: v for k, v in everything.items() if k in allowed}
 
 
+def course_link(request: NotificationRequested, portal_url: str) -> str | None:
+    """Staff (the course's psychologist, a team lead) get a link to the course page; a leader
+    or an employee never gets a link to a staff page."""
+    if request.recipient_role not in STAFF_ROLES or not request.course_id:
+        return None
+    return course_page_url(portal_url, request.course_id)
+
+
 @lru_cache(maxsize=256)
 def _compiled(language: Language, source: str) -> Template:
     # Compiling a template costs far more than rendering it; each source is compiled once.
@@ -88,7 +99,9 @@ def _compiled(language: Language, source: str) -> Template:
 
 
 def render(kind: NotificationKind, language: Language, channel: Channel,
-           context: dict[str, Any]) -> Rendered:
+           context: dict[str, Any], link: str | None = None) -> Rendered:
+    """The subject and text of a message; an e-mail also gets the greeting, the link (when
+    there is one) and the signature. An SMS never carries a link."""
     template = KINDS[kind].templates[language]
     subject_src, text_src = template.subject, template.text
     text = _compiled(language, text_src).render(context)
@@ -97,4 +110,5 @@ def render(kind: NotificationKind, language: Language, channel: Channel,
         sms = to_gsm7(text)
         return Rendered(subject, sms, segments(sms))
     greeting = _compiled(language, GREETING[language]).render(context)
-    return Rendered(subject, f"{greeting}\n\n{text}\n\n{SIGNATURE[language]}\n")
+    link_line = f"\n\n{COURSE_LINK[language].format(url=link)}" if link else ""
+    return Rendered(subject, f"{greeting}\n\n{text}{link_line}\n\n{SIGNATURE[language]}\n")
