@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 from typing import Any
 
 import pytest
 from playwright.async_api import Page
 
+from devtools import portal_stack
 from devtools.portal_stack import BY_SUB
+from devtools.smtp_sink import free_port
 from services.referral.domain.intake import course_id_for
 from shared.events import (
     ContactPointCompleted,
@@ -324,3 +327,32 @@ async def test_a_psychologist_follows_the_link_in_a_reminder_mail_to_the_course_
                                              timeout=2) if e.course_id == course_id]
     assert sessions == []
 
+
+async def test_with_kafka_unreachable_an_action_gets_a_clear_try_again_page(
+        stack: Stack, new_page: Any) -> None:
+    # A second portal whose broker address answers nothing: it starts and serves pages anyway.
+    port = free_port()
+    env = {**stack.env, "LEDERKONTAKT_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+           "LEDERKONTAKT_PORTAL_PORT": str(port),
+           "LEDERKONTAKT_PORTAL_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    portal = portal_stack.start_portal(env, log=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        page: Page = await new_page()
+        await log_in(page, url, "lars", "/referrals/new")
+        for language, button, words in (("da", "Send tilmelding", "Prøv igen om lidt"),
+                                        ("en", "Send referral", "Please try again")):
+            if language == "en":
+                await switch_language(page, "en")
+                await page.goto(f"{url}/referrals/new")
+            await page.locator("#employee_name").fill("Bo Berg")
+            await page.locator("#employee_email").fill("bo@example.org")
+            await page.locator("#workplace").fill("Rådhuset")
+            await page.locator("#reason_stress_related").check()
+            async with page.expect_response(f"{url}/referrals") as answer:
+                await page.get_by_role("button", name=button).click()
+            assert (await answer.value).status == 503
+            assert words in await page.inner_text("main")
+            await check_page(page, "try-again")
+    finally:
+        portal_stack.stop([portal])
