@@ -50,10 +50,21 @@ class Mail:
     def message_id(self) -> str:
         return str(self.message["Message-ID"])
 
+    def _part(self, subtype: str) -> str | None:
+        for part in self.message.walk():
+            if part.get_content_type() == f"text/{subtype}":
+                payload = part.get_payload(decode=True)
+                return payload.decode() if isinstance(payload, bytes) else str(payload)
+        return None
+
     @property
     def body(self) -> str:
-        payload = self.message.get_payload(decode=True)
-        return payload.decode() if isinstance(payload, bytes) else str(payload)
+        """The plain-text part (the whole body of a message that has only that)."""
+        return self._part("plain") or ""
+
+    @property
+    def html(self) -> str | None:
+        return self._part("html")
 
     @property
     def to(self) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from services.notifier.ports import MailParts
 from shared.events import ConsentState, Event, EventDecodeError, decode_event, encode_event
 from shared.kafka import Record as KafkaRecord
 
@@ -103,7 +104,8 @@ class RecordingSender:
     addresses: list[str] = field(default_factory=list)
     bodies: list[str] = field(default_factory=list)
 
-    async def send(self, to: str, subject: str, body: str, notification_id: str) -> str:
+    async def send(self, to: str, subject: str, body: str, notification_id: str,
+                   parts: MailParts | None = None) -> str:
         state = self.consents.get("c") or ConsentState()
         self.sent.append((notification_id, state))
         self.addresses.append(to)

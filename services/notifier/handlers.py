@@ -25,7 +25,7 @@ from services.notifier.domain.delivery import Defer, Send, Suppress, plan_delive
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.domain.membership import CourseMembers
 from services.notifier.domain.render import build_context, course_link, render
-from services.notifier.ports import MailSender, SmsProvider, View
+from services.notifier.ports import MailParts, MailSender, SmsProvider, View
 from shared import telemetry
 from shared.catalogue import events_on
 from shared.clock import Clock
@@ -202,8 +202,10 @@ class NotifierHandlers:
             with telemetry.stage(f"{'smtp' if channel == 'email' else 'sms'} send"):
                 if channel == "email":
                     assert recipient.email is not None
-                    provider_id = await self.smtp.send(recipient.email, rendered.subject,
-                                                       rendered.body, request.notification_id)
+                    provider_id = await self.smtp.send(
+                        recipient.email, rendered.subject, rendered.body, request.notification_id,
+                        MailParts(html=rendered.html, language=rendered.language,
+                                  to_name=recipient.name))
                 else:
                     assert recipient.phone is not None
                     provider_id = await self.sms.send(recipient.phone, rendered.body,

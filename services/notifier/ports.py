@@ -4,6 +4,7 @@ fakes implement them in memory."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 V_co = TypeVar("V_co", covariant=True)
@@ -17,8 +18,19 @@ class View(Protocol[V_co]):
         ...
 
 
+@dataclass(frozen=True)
+class MailParts:
+    """What a mail says beyond its subject and plain text: the same words as an HTML part,
+    the language of both (`Content-Language`) and the recipient's name for `To:`."""
+
+    html: str | None = None
+    language: str | None = None
+    to_name: str | None = None
+
+
 class MailSender(Protocol):
-    async def send(self, to: str, subject: str, body: str, notification_id: str) -> str:
+    async def send(self, to: str, subject: str, body: str, notification_id: str,
+                   parts: MailParts | None = None) -> str:
         """Send one message; returns its Message-ID."""
         ...
 

@@ -95,6 +95,11 @@ async def test_a_consented_leader_message_is_delivered_once_even_after_a_restart
     [mail] = sink.mails
     assert mail.recipients == ["lars@example.org"] and "Pia Psykolog ringer til dig" in mail.body
     assert mail.message_id.endswith("@tidlig-indsats.dk>")
+    # Over the wire: text and an HTML part with the same words, the language, the name in To:.
+    assert mail.message.get_content_type() == "multipart/alternative"
+    assert mail.html is not None and "Pia Psykolog ringer til dig" in mail.html
+    assert mail.message["Content-Language"] == "da"
+    assert str(mail.message["To"]) == "Lars Leder <lars@example.org>"
 
     again = await running(kafka, notifier_settings, ManualClock(NOON))
     await producer.publish(topics.notifications_requested, leader_request())

@@ -7,6 +7,7 @@ import asyncio
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.handlers import NotifierHandlers
+from services.notifier.ports import MailParts
 from shared.clock import ManualClock
 from shared.events import ConsentState, NotificationRequested, decode_event, encode_event
 from shared.state import ChangelogTable
@@ -23,12 +24,13 @@ class SlowSender(RecordingSender):
     in_flight: int = 0
     most: int = 0
 
-    async def send(self, to: str, subject: str, body: str, notification_id: str) -> str:
+    async def send(self, to: str, subject: str, body: str, notification_id: str,
+                   parts: MailParts | None = None) -> str:
         self.in_flight += 1
         self.most = max(self.most, self.in_flight)
         await asyncio.sleep(0.01)
         self.in_flight -= 1
-        return await super().send(to, subject, body, notification_id)
+        return await super().send(to, subject, body, notification_id, parts)
 
 
 def request(n: int) -> NotificationRequested:

@@ -21,6 +21,7 @@ from services.notifier.adapters.provider import PermanentFailure
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.handlers import NotifierHandlers
+from services.notifier.ports import MailParts
 from shared.calendar import WorkingDayCalendar
 from shared.clock import ManualClock
 from shared.events import (
@@ -135,7 +136,8 @@ PEOPLE = {"psy": Person(person_id="psy", name="Pia", email="pia@tidlig.dk"),
 
 
 class FailingSender(RecordingSender):
-    async def send(self, to: str, subject: str, body: str, notification_id: str) -> str:
+    async def send(self, to: str, subject: str, body: str, notification_id: str,
+                   parts: MailParts | None = None) -> str:
         raise PermanentFailure("550 " + "mailbox lars@example.org unknown; " * 100)
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from services.notifier.adapters.provider import PermanentFailure
 from services.notifier.adapters.smtp import build_message, message_id
+from services.notifier.ports import MailParts
 
 
 def parsed(subject: str, name: str = "Tidlig Indsats", to: str = "lars@example.org") -> object:
@@ -34,3 +35,26 @@ def test_a_line_break_in_a_subject_cannot_add_a_header() -> None:
 def test_a_line_break_in_an_address_is_refused() -> None:
     with pytest.raises(PermanentFailure, match="line break"):
         parsed("Hej", to="lars@example.org\r\nBcc: someone@evil.example")
+
+
+def test_a_message_with_html_is_multipart_alternative_text_first_with_language_and_name() -> None:
+    raw = build_message("lk@tidlig-indsats.dk", "Tidlig Indsats", "pia@tidlig.dk", "Påmindelse",
+                        "Kære Pia\n", "c-1:start_call:due:psychologist",
+                        MailParts(html='<html lang="da"><p>Kære Pia</p></html>', language="da",
+                                  to_name="Pia Ærø Psykolog")).as_bytes()
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == [  # type: ignore[attr-defined]
+        "text/plain", "text/html"]
+    assert msg["To"] == "Pia Ærø Psykolog <pia@tidlig.dk>"
+    assert msg["Content-Language"] == "da"
+    html = msg.get_body(("html",))
+    assert html is not None and html.get_content().startswith('<html lang="da">')  # type: ignore[attr-defined]
+
+
+def test_a_line_break_in_the_recipients_name_cannot_add_a_header() -> None:
+    raw = build_message("lk@tidlig-indsats.dk", "Tidlig Indsats", "pia@tidlig.dk", "Hej", "x\n",
+                        "n", MailParts(to_name="Pia\r\nBcc: someone@evil.example")).as_bytes()
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert msg["Bcc"] is None
+    assert msg["To"].addresses[0].addr_spec == "pia@tidlig.dk"

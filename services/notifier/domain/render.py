@@ -18,6 +18,7 @@ from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from services.notifier.domain.gsm7 import segments, to_gsm7
+from services.notifier.domain.html import render_html
 from shared.events import Channel, Language, NotificationKind, NotificationRequested, Person
 from shared.notification_kinds import BASIC_FACTS, KINDS, STAFF_ROLES
 from shared.portal_links import course_page_url
@@ -41,6 +42,9 @@ class Rendered:
     subject: str
     body: str
     sms_segments: int | None = None
+    # E-mail only: the same words as an accessible HTML part, and their language.
+    html: str | None = None
+    language: Language | None = None
 
 
 def _dato(value: date | None) -> str:
@@ -111,4 +115,5 @@ def render(kind: NotificationKind, language: Language, channel: Channel,
         return Rendered(subject, sms, segments(sms))
     greeting = _compiled(language, GREETING[language]).render(context)
     link_line = f"\n\n{COURSE_LINK[language].format(url=link)}" if link else ""
-    return Rendered(subject, f"{greeting}\n\n{text}{link_line}\n\n{SIGNATURE[language]}\n")
+    body = f"{greeting}\n\n{text}{link_line}\n\n{SIGNATURE[language]}\n"
+    return Rendered(subject, body, html=render_html(language, subject, body), language=language)
