@@ -98,7 +98,13 @@ def create_app() -> AsgiFastStream:
     app.on_startup(service.producer.start)
     app.on_startup(service.view.start)
     app.on_startup(service.publisher.start)
-    app.after_startup(lambda: serve_web(service))
+
+    # A coroutine function, not a lambda returning a coroutine: FastStream awaits only the
+    # former, and would drop the latter unawaited (the page would never be served).
+    async def start_web() -> None:
+        await serve_web(service)
+
+    app.after_startup(start_web)
     app.after_shutdown(service.publisher.stop)
     app.after_shutdown(service.view.stop)
     app.after_shutdown(service.producer.stop)
