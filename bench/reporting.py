@@ -185,7 +185,11 @@ async def run_one(bootstrap: str, courses: int) -> dict[str, object]:
         peak = max(peak, peak_rss_mb(proc.pid))
     finally:
         proc.terminate()
-        proc.wait(30)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:  # a report build of minutes does not stop for SIGTERM
+            proc.kill()
+            proc.wait()
     text = log.read_text(errors="replace")  # noqa: ASYNC240 - once, after the run
     builds = [json.loads(line) for line in text.splitlines()
               if line.startswith("{") and '"reports_built"' in line]
