@@ -21,6 +21,7 @@ NotificationKind = Literal[
     "leader_call_coming",
     "three_party_meeting_agreed",
     "plan_review_due",
+    "daily_digest",
 ]
 RecipientRole = Literal["leader", "psychologist", "team_lead", "employee"]
 ConsentRequirement = Literal["none", "leader_contact", "three_party_meeting"]
@@ -49,6 +50,9 @@ class KindSpec:
     audience: Mapping[RecipientRole, ConsentRequirement]
     facts: frozenset[str]
     templates: Mapping[TemplateLanguage, Template]
+    # A message about one course, whose recipient must hold the role in that course. A kind
+    # that is not (the morning digest) is checked line by line where it is put together.
+    per_course: bool = True
 
 
 def _staff(da: Template, en: Template) -> KindSpec:
@@ -132,7 +136,17 @@ KINDS: Mapping[NotificationKind, KindSpec] = {
             "The plan is due for review",
             "The plan in course {{ course_reference }} is due for review on "
             "{{ review_date | dato }}.")),
+    # One mail per staff member and day; its lines are put together at the moment of sending,
+    # each from a course whose psychologist (or team lead) the course events name, under that
+    # course's consent as it is then. These texts stand only if that cannot be done.
+    "daily_digest": KindSpec({"psychologist": "none", "team_lead": "none"}, STAFF_FACTS, {
+        "da": Template("Dagens lederkontakter", "Dagens lederkontakter står i portalen."),
+        "en": Template("Today's leader contacts", "Today's leader contacts are in the portal."),
+    }, per_course=False),
 }
+# The single staff reminders the morning digest carries for those who want it.
+DIGESTED_KINDS: frozenset[NotificationKind] = frozenset({
+    "contact_reminder", "consent_discussion_reminder", "plan_review_due", "overdue_escalation"})
 
 
 def required_consent(kind: NotificationKind, role: RecipientRole) -> ConsentRequirement | None:

@@ -7,14 +7,17 @@ from typing import Any, cast
 
 from faststream.asgi import AsgiFastStream
 
+from services.notifier.adapters.plans import plans_view
 from services.notifier.adapters.sms import GatewayApiSms
 from services.notifier.adapters.smtp import SmtpSender
 from services.notifier.adapters.views import GlobalView, MembershipView
 from services.notifier.config import NotifierSettings
+from services.notifier.digests import DigestSender
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.ports import SmsProvider
 from shared.background import Background
+from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock, clock_from_env
 from shared.events import ConsentRecorded, ConsentState, Person, PersonUpserted, decode_event
 from shared.kafka import EventProducer, consume, make_broker
@@ -57,6 +60,10 @@ class NotifierService:
         self.handlers: NotifierHandlers | None = None
         self._clock = clock
         self._timers = Background(self._run_timers)
+        # Every course's open contact points, for the morning digests.
+        self.plans = plans_view(self.topics.scheduler_state, kwargs)
+        self.digests: DigestSender | None = None
+        self._digest_loop = Background(self._run_digests)
         self.broker = make_broker(settings)
 
         consume(self.broker, self.topics.notifications_requested,
@@ -70,7 +77,8 @@ class NotifierService:
     def health(self) -> dict[str, object]:
         return {"ok": self.ledger.ready.is_set(), "partitions": sorted(self.ledger.owned),
                 "ledger_entries": len(self.ledger), "people": len(self.people),
-                "consents": len(self.consents), "courses": len(self.members)}
+                "consents": len(self.consents), "courses": len(self.members),
+                "courses_with_open_points": len(self.plans)}
 
     async def open(self) -> None:
         """Producer, views and adapters; the views are complete before any request is read."""
@@ -79,16 +87,26 @@ class NotifierService:
         await self.people.start()
         await self.consents.start()
         await self.members.start()
+        await self.plans.start()
         sms = self._sms or GatewayApiSms(self.notifier.sms())
         self.handlers = NotifierHandlers(self.topics, self.producer, self.ledger, self.people,
                                          self.consents, self.smtp, sms, self._clock, self.notifier,
                                          self.members)
+        self.digests = DigestSender(self.handlers, self.plans, WorkingDayCalendar(),
+                                    self.notifier.digest_at)
+        self.handlers.digest_content = self.digests.content
 
     async def start_timers(self) -> None:
         await self._timers.start()
+        await self._digest_loop.start()
 
     async def stop_timers(self) -> None:
+        await self._digest_loop.stop()
         await self._timers.stop()
+
+    async def _run_digests(self) -> None:
+        assert self.digests is not None
+        await self.digests.run()
 
     async def _run_timers(self) -> None:
         assert self.handlers is not None
@@ -98,6 +116,7 @@ class NotifierService:
         await self.people.stop()
         await self.consents.stop()
         await self.members.stop()
+        await self.plans.stop()
         await self.smtp.close()
         if self.handlers is not None:
             await self.handlers.sms.close()

@@ -39,6 +39,9 @@ class NotifierSettings(BaseSettings):
     concurrency: int = 16
     # The portal's address (the portal's own setting), the base of the links in staff mails.
     portal_url: str = Field(DEFAULT_PORTAL_URL, validation_alias=AliasChoices(PORTAL_URL_VARIABLE))
+    # When the morning digests go out on working days (Copenhagen time); the scheduler's
+    # reminders fall due at the same moment.
+    digest_at: time = time(8, 30)
 
     def smtp(self) -> SmtpConfig:
         return SmtpConfig(host=self.smtp_host, port=self.smtp_port, sender=self.smtp_sender,

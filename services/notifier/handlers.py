@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,7 @@ from services.notifier.config import NotifierSettings
 from services.notifier.domain.delivery import Defer, Send, Suppress, plan_delivery, retry_moment
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.domain.membership import CourseMembers
-from services.notifier.domain.render import build_context, course_link, render
+from services.notifier.domain.render import Rendered, build_context, course_link, render
 from services.notifier.ports import MailParts, MailSender, SmsProvider, View
 from shared import telemetry
 from shared.catalogue import events_on
@@ -88,6 +88,9 @@ class NotifierHandlers:
     clock: Clock
     settings: NotifierSettings
     members: GlobalView[CourseMembers]
+    # The morning digest's words, worked out at the moment of sending (None: nothing to say).
+    digest_content: Callable[[NotificationRequested, Person], Awaitable[Rendered | None]] | None \
+        = None
     _parked: list[tuple[datetime, str]] = field(default_factory=list)
     _parked_generation: int = -1
     _in_flight: set[str] = field(default_factory=set)
@@ -141,18 +144,20 @@ class NotifierHandlers:
         await self.attempt(event, record.partition, attempts=0, source=record)
 
     async def attempt(self, request: NotificationRequested, partition: int, attempts: int,
-                      source: Any = None) -> None:
+                      source: Any = None, own: bool = False) -> None:
+        """`own`: made by this service (a digest, or a request it parked itself after the gate
+        let it through), not read from a topic anyone can write to."""
         nid = request.notification_id
         if nid in self._in_flight:
             return
         self._in_flight.add(nid)
         try:
-            await self._attempt(request, partition, attempts, source)
+            await self._attempt(request, partition, attempts, source, own)
         finally:
             self._in_flight.discard(nid)
 
     async def _attempt(self, request: NotificationRequested, partition: int, attempts: int,
-                       source: Any) -> None:
+                       source: Any, own: bool) -> None:
         with telemetry.stage("consent check"):
             # The views must hold every consent change written before this moment.
             await asyncio.gather(self.consents.catch_up(), self.people.catch_up(),
@@ -165,7 +170,7 @@ class NotifierHandlers:
             try:
                 plan = plan_delivery(request, self.people.get(request.recipient_id), consent,
                                      members, now, self.settings.quiet_from,
-                                     self.settings.quiet_to)
+                                     self.settings.quiet_to, own=own)
             except Exception as exc:  # a bug in the rules must not hold up the partition
                 failure = f"rules failed: {type(exc).__name__}: {exc}"
         if plan is None:
@@ -182,21 +187,19 @@ class NotifierHandlers:
                 reason=plan.reason, attempts=attempts, due_at=plan.until, request=request))
             return
         channel, recipient = plan.channel, plan.recipient
-        # The course's own psychologist, never the one a request names: a forged id would put
-        # someone else's name and phone number in the message.
-        assert members is not None  # the gate let it through, so the course is known
-        psychologist = self.people.get(members.psychologist_id) if members.psychologist_id \
-            else None
         try:
             with telemetry.stage("render"):
-                rendered = render(request.kind, recipient.language, channel,
-                                  build_context(request, recipient, psychologist),
-                                  course_link(request, self.settings.portal_url))
+                rendered = await self._render(request, recipient, channel, members)
         except Exception as exc:
             # A template error or a kind without texts: this request can never be sent, and it
             # must not hold up the requests behind it.
             await self._fail(request, partition, channel,
                              f"cannot render: {type(exc).__name__}: {exc}", attempts, source)
+            return
+        if rendered is None:
+            await self._settle(request, partition, LedgerEntry(
+                notification_id=request.notification_id, state="suppressed",
+                reason="nothing_to_report", attempts=attempts))
             return
         try:
             with telemetry.stage(f"{'smtp' if channel == 'email' else 'sms'} send"):
@@ -230,6 +233,18 @@ class NotifierHandlers:
             notification_id=request.notification_id, state="sent", channel=channel,
             provider_message_id=provider_id, attempts=attempts + 1),
             sms_segments=rendered.sms_segments)
+
+    async def _render(self, request: NotificationRequested, recipient: Person, channel: Channel,
+                      members: CourseMembers | None) -> Rendered | None:
+        if request.kind == "daily_digest" and self.digest_content is not None:
+            return await self.digest_content(request, recipient)
+        # The course's own psychologist, never the one a request names: a forged id would put
+        # someone else's name and phone number in the message.
+        psychologist = self.people.get(members.psychologist_id) \
+            if members is not None and members.psychologist_id else None
+        return render(request.kind, recipient.language, channel,
+                      build_context(request, recipient, psychologist),
+                      course_link(request, self.settings.portal_url))
 
     async def _fail(self, request: NotificationRequested, partition: int, channel: Channel | None,
                     reason: str, attempts: int, source: Any) -> None:
@@ -319,7 +334,7 @@ class NotifierHandlers:
                     later.append((due_at, nid))  # its request is still being parked
                     continue
                 later.append((due_at, nid))
-                await self.attempt(entry.request, partition, entry.attempts)
+                await self.attempt(entry.request, partition, entry.attempts, own=True)
                 later.pop()  # settled or parked again; an error (Kafka, a view) leaves it
                 tried += 1
         finally:

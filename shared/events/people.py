@@ -12,6 +12,8 @@ from shared.events.fields import Id, clean_text
 
 Language = Literal["da", "en"]
 Channel = Literal["email", "sms"]
+# How staff want their reminders: one morning digest, or each reminder as it falls due.
+ReminderPreference = Literal["digest", "each"]
 
 
 def normalise_phone(value: str) -> str:
@@ -46,6 +48,8 @@ class ContactDetails(BaseModel):
     phone: Phone | None = None
     language: Language = "da"
     preferred_channel: Channel | None = None
+    # Staff only: one morning digest, or each reminder on its own (also when not stated).
+    reminders: ReminderPreference | None = None
 
     @property
     def reachable(self) -> bool:

@@ -55,6 +55,9 @@ class GlobalView(Generic[V]):
     def __len__(self) -> int:
         return len(self._values)
 
+    def values(self) -> list[V]:
+        return list(self._values.values())
+
     async def start(self) -> None:
         consumer = await open_reader(self._kafka_kwargs, *self.topics, fetch_max_wait_ms=50)
         self._consumer = consumer

@@ -7,7 +7,7 @@ from typing import Literal
 
 from services.notifier.domain.membership import CourseMembers
 from shared.events import ConsentState, NotificationRequested, Person
-from shared.notification_kinds import ConsentRequirement
+from shared.notification_kinds import KINDS, ConsentRequirement
 from shared.notification_kinds import required_consent as catalogue_consent
 
 SuppressionReason = Literal[
@@ -17,6 +17,7 @@ SuppressionReason = Literal[
     "no_contact_channel",
     "kind_not_for_recipient_role",
     "not_in_role",
+    "in_daily_digest",
 ]
 
 
@@ -36,13 +37,22 @@ def required_consent(request: NotificationRequested) -> ConsentRequirement | Non
 
 
 def decide(request: NotificationRequested, recipient: Person | None,
-           consent: ConsentState | None, members: CourseMembers | None) -> ConsentDecision:
+           consent: ConsentState | None, members: CourseMembers | None,
+           own: bool = False) -> ConsentDecision:
     """Allowed only if the recipient still exists, holds the claimed role in the named course
     (as the course events say, not the request), the message is meant for that role, and the
     course's current consent covers it."""
     if recipient is None:
         return ConsentDecision(False, "recipient_unknown_or_erased")
-    if members is None or not members.holds(request.recipient_id, request.recipient_role):
+    spec = KINDS.get(request.kind)
+    per_course = spec is None or spec.per_course
+    if not per_course and not own:
+        # A kind about no one course (the digest) is only ever made by the notifier itself,
+        # which puts it together from the courses the recipient holds a role in; asked for
+        # from outside, it would reach anyone who claims a staff role.
+        return ConsentDecision(False, "not_in_role")
+    if per_course and (members is None
+                       or not members.holds(request.recipient_id, request.recipient_role)):
         # A request naming someone in a role they do not hold (or another course than theirs)
         # would otherwise pick the consent rule, the texts and the facts of that role.
         return ConsentDecision(False, "not_in_role")

@@ -30,16 +30,24 @@ body { margin: 0; padding: 16px; background: #ffffff; color: #1a1a1a;
        font-size: 16px; line-height: 1.5; }
 main { max-width: 40em; margin: 0 auto; overflow-wrap: anywhere; }
 h1 { font-size: 1.4em; margin: 0 0 0.8em; }
+h2 { font-size: 1.15em; margin: 1.4em 0 0.4em; }
+ul { padding-left: 1.2em; margin: 0; }
+li { margin: 0 0 0.6em; }
 a { color: #0b4f9c; text-decoration: underline; }
 </style>
 </head>
 <body>
 <main>
 <h1>{{ subject }}</h1>
-{% for paragraph in paragraphs %}<p>{% for line in paragraph %}{% if not loop.first %}<br>
-{% endif %}{% for piece in line %}{% if piece.url %}<a href="{{ piece.url }}">{{ piece.text }}</a>
-{%- else %}{{ piece.text }}{% endif %}{% endfor %}{% endfor %}</p>
-{% endfor %}</main>
+{% macro say(line) %}{% for piece in line %}{% if piece.url %}<a href="{{ piece.url }}">
+{{- piece.text }}</a>{% else %}{{ piece.text }}{% endif %}{% endfor %}{% endmacro -%}
+{% for block in blocks %}{% if block.heading %}<h2>{{ say(block.heading) }}</h2>
+{% endif %}{% if block.items %}<ul>
+{% for item in block.items %}<li>{{ say(item) }}</li>
+{% endfor %}</ul>
+{% elif block.lines %}<p>{% for line in block.lines %}{% if not loop.first %}<br>
+{% endif %}{{ say(line) }}{% endfor %}</p>
+{% endif %}{% endfor %}</main>
 </body>
 </html>
 """
@@ -73,9 +81,32 @@ def _layout() -> Template:
     return env.from_string(LAYOUT)
 
 
-def render_html(language: Language, subject: str, text: str) -> str:
+@dataclass(frozen=True)
+class Block:
+    heading: tuple[Piece, ...] | None
+    lines: tuple[tuple[Piece, ...], ...]
+    items: tuple[tuple[Piece, ...], ...]
+
+
+def _block(text: str, headings: frozenset[str]) -> Block:
+    lines = text.split("\n")
+    heading = _pieces(lines.pop(0)) if lines[0] in headings else None
+    if lines and all(line.startswith("- ") or line.startswith("  ") for line in lines):
+        items: list[str] = []
+        for line in lines:
+            if line.startswith("- "):
+                items.append(line[2:])
+            else:  # a continuation of the item above (its link)
+                items[-1] += " " + line.strip()
+        return Block(heading, (), tuple(_pieces(item) for item in items))
+    return Block(heading, tuple(_pieces(line) for line in lines), ())
+
+
+def render_html(language: Language, subject: str, text: str,
+                headings: frozenset[str] = frozenset()) -> str:
     """The plain text's paragraphs (blank-line separated) and lines, as HTML with the subject as
-    its heading; every value is escaped, and a web address becomes a link to itself."""
-    paragraphs = [tuple(_pieces(line) for line in block.split("\n"))
-                  for block in text.strip().split("\n\n") if block.strip()]
-    return _layout().render(language=language, subject=subject, paragraphs=paragraphs)
+    its heading; a paragraph that starts with one of `headings` gets it as a section heading,
+    one whose lines are "- " items becomes a list. Every value is escaped, and a web address
+    becomes a link to itself."""
+    blocks = [_block(block, headings) for block in text.strip().split("\n\n") if block.strip()]
+    return _layout().render(language=language, subject=subject, blocks=blocks)
