@@ -12,7 +12,9 @@ import structlog
 
 # A CPR number (DDMMYY-NNNN, the dash optional), also inside a longer token ("ref0102031234"):
 # only digits around it make it something else. The date must be one, so offsets stay readable.
-CPR = re.compile(r"(?<!\d)(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d{2}-?\d{4}(?!\d)")
+# Dots in the date and any dash, slash, dot or space before the last four are the same number.
+CPR = re.compile(r"(?<!\d)(?:0[1-9]|[12]\d|3[01])\.?(?:0[1-9]|1[0-2])\.?\d{2}"
+                 r"\s*[-\u2010-\u2015\u2212/.]?\s*\d{4}(?!\d)")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"(?<![\w-])(?:\+|00)\d[\d\s-]{6,16}\d\b|\b\d{2}\s?\d{2}\s?\d{2}\s?\d{2}\b")
 

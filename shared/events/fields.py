@@ -16,8 +16,10 @@ from pydantic import AfterValidator, Field
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# Any ten digits in a row (a dash or space after the sixth allowed) may be a CPR number.
-CPR_SHAPED = re.compile(r"(?<!\d)\d{6}[-\s]?\d{4}(?!\d)")
+# Any ten digits in a row may be a CPR number, also written with dots in the date and any
+# dash (hyphen, non-breaking hyphen, en or em dash), slash, dot or space before the last four.
+CPR_SEPARATOR = r"\s*[-\u2010-\u2015\u2212/.]?\s*"
+CPR_SHAPED = re.compile(r"(?<!\d)\d{2}\.?\d{2}\.?\d{2}" + CPR_SEPARATOR + r"\d{4}(?!\d)")
 EMAIL_SHAPED = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 # Unicode categories Cf (format: bidi controls, zero-width joiners and spaces, BOM), Zl and Zp
 # (line and paragraph separators), Cc (controls), Co/Cs (private use, surrogates).

@@ -231,7 +231,8 @@ def test_a_view_skips_and_counts_a_record_whose_decoder_raises_anything() -> Non
 # --- names and ids --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", [
-    "Anna 010203-1234", "Anna 0102031234", "Anna anna@example.org", "Anna\u202eLars",
+    "Anna 010203-1234", "Anna 0102031234", "Anna 010203\u20131234", "Anna 010203\u20111234",
+    "Anna 01.02.03-1234", "Anna 010203/1234", "Anna 010203 - 1234", "Anna anna@example.org", "Anna\u202eLars",
     "An\u200bna", "Anna\u2028Lars", "Anna\u2029Lars", "\u2066Anna\u2069", "Anna\ufeff", "Anna\x00"])
 def test_names_refuse_cpr_numbers_e_mails_and_invisible_characters(name: str) -> None:
     with pytest.raises(ValidationError):

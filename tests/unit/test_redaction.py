@@ -72,3 +72,9 @@ def test_faststreams_own_loggers_are_redacted() -> None:
     assert "RuntimeError: boom for [email]" in written
     for secret in ("lars@", "anna@", "0102031234"):
         assert secret not in written
+
+
+def test_cpr_numbers_written_with_other_dashes_dots_slashes_or_spaces_are_redacted() -> None:
+    for written in ("010203\u20131234", "010203\u20111234", "01.02.03-1234", "010203/1234",
+                    "010203 - 1234", "010203 1234", "010203\u20141234"):
+        assert redact_text(f"Anna {written} x") == "Anna [cpr] x", written
