@@ -222,14 +222,20 @@ def _count_produced(records: Sequence[Record]) -> None:
 
 
 def refusal(event: Event, record_key: bytes | None, now: datetime | None,
-            skew: timedelta = MAX_CLOCK_SKEW, keyed: bool = True) -> str | None:
+            skew: timedelta = MAX_CLOCK_SKEW, keyed: bool = True,
+            partition: tuple[int, int | None] | None = None) -> str | None:
     """Why a well-formed event must still not be applied, or None. A record whose key is not
-    the key its event names sits in another partition than the rest of its course (or person),
-    where a second copy of the state would grow; an event dated beyond the clock skew in the
-    future would win every later statement ("latest wins") until that date."""
+    the key its event names, or that a producer put in another partition than its key's
+    (`partition`: where it is, where its key belongs), sits apart from the rest of its course
+    (or person), where a second copy of the state would grow; an event dated beyond the clock
+    skew in the future would win every later statement ("latest wins") until that date."""
     key = event.key
     if keyed and key is not None and record_key != key.encode():
         return "record key does not match the event's key (the course or person id)"
+    if keyed and partition is not None and partition[1] is not None \
+            and partition[0] != partition[1]:
+        return (f"record is in partition {partition[0]}, but its key belongs in partition "
+                f"{partition[1]}")
     if now is not None and event.occurred_at > now + skew:
         return (f"occurred_at {event.occurred_at.isoformat()} is more than "
                 f"{int(skew.total_seconds())} s in the future")
@@ -250,10 +256,11 @@ async def decode_or_dead_letter(
     future. The handler is taken to work on this record from here on (for its trace)."""
     handling(record)
     event: Event | None = None
+    home = await home_partition(producer, record) if keyed else None
     try:
         with stage("decode"):
             event = decode_event(record.value, expected)
-        reason = refusal(event, record.key, now, skew, keyed)
+        reason = refusal(event, record.key, now, skew, keyed, (record.partition, home))
     except EventDecodeError as exc:
         reason = exc.reason
     except Exception as exc:  # nothing a record holds may stall its partition
@@ -269,6 +276,18 @@ async def decode_or_dead_letter(
     log.warning("dead_lettered", topic=record.topic, partition=record.partition,
                 offset=record.offset, dlq=dlq_topic, reason=reason)
     return None
+
+
+async def home_partition(producer: Publisher, record: Any) -> int | None:
+    """The partition the default partitioner gives the record's key, or None when it cannot be
+    known now (no key, the topic's partitions not answered): the check is then left out."""
+    if record.key is None:
+        return None
+    try:
+        await producer.learn_partitions(record.topic)
+    except Exception:  # a broker that does not answer now must not send the record to the DLQ
+        return None
+    return producer.partition_for(record.topic, record.key)
 
 
 def header(record: Any, name: str) -> str | None:

@@ -20,7 +20,14 @@ from shared.events import (
     ReferralWithdrawn,
     decode_event,
 )
-from shared.kafka import Publisher, Record, decode_or_dead_letter, event_record, refusal
+from shared.kafka import (
+    Publisher,
+    Record,
+    decode_or_dead_letter,
+    event_record,
+    home_partition,
+    refusal,
+)
 from shared.logging import get_logger
 from shared.state import ChangelogTable
 from shared.topics import Topics
@@ -104,8 +111,10 @@ class ReferralHandlers:
                 # The scheduler reads every course and session event too and dead-letters what
                 # it cannot decode; a second DLQ entry from here would be replayed twice.
                 continue
-            if event.course_id is None or refusal(event, record.key, self.clock.now()):
-                # Mis-keyed or future-dated: the scheduler dead-letters it. Applied here, a
+            home = await home_partition(self.producer, record)
+            if event.course_id is None or refusal(event, record.key, self.clock.now(),
+                                                  partition=(record.partition, home)):
+                # Mis-keyed, mis-partitioned or future-dated: the scheduler dead-letters it. Applied here, a
                 # mis-keyed statement would start a second consent record in another partition.
                 continue
             known = recorded[event.course_id][0] if event.course_id in recorded \

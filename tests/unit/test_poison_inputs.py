@@ -114,6 +114,37 @@ def test_a_mis_keyed_event_goes_to_the_dlq(key: bytes | None) -> None:
     assert handlers.plans.get("c-1") is None
 
 
+class _Partitioned(FakeProducer):
+    """A producer whose partitioner puts every key in partition 2."""
+
+    def partition_for(self, topic: str, key: bytes | None) -> int | None:
+        return 2
+
+
+def test_a_record_outside_its_keys_partition_goes_to_the_dlq() -> None:
+    producer = _Partitioned()
+    handlers = SchedulerHandlers(TOPICS, producer, _table(producer, CoursePlan.model_validate_json),  # type: ignore[arg-type]
+                                 ContactPlanner(ContactPolicy(), WorkingDayCalendar()),
+                                 ManualClock(AT))
+    asyncio.run(handlers.on_events([
+        Record(TOPICS.sessions, encode_event(_valid()), b"c-1", 0, 0),
+        Record(TOPICS.sessions, encode_event(_valid()), b"c-1", 2, 0)]))
+    [dead] = producer.on(TOPICS.dlq("sessions"))
+    assert "is in partition 0, but its key belongs in partition 2" in dead.headers["dlq.reason"]
+    assert handlers.plans.get("c-1") is not None  # the one in its own partition is applied
+
+
+def test_the_referral_service_does_not_record_consent_outside_its_keys_partition() -> None:
+    from services.referral.handlers import ReferralHandlers
+
+    producer = _Partitioned()
+    handlers = ReferralHandlers(TOPICS, producer, _table(producer, None),  # type: ignore[arg-type]
+                                _table(producer, None), ManualClock(AT))
+    asyncio.run(handlers.on_courses_and_sessions([
+        Record(TOPICS.sessions, encode_event(_valid()), b"c-1", 0, 0)]))
+    assert producer.on(TOPICS.consents) == []
+
+
 def test_the_referral_service_does_not_record_mis_keyed_or_future_consent() -> None:
     from services.referral.handlers import ReferralHandlers
 
