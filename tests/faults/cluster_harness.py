@@ -69,12 +69,12 @@ def expected_ids(course_id: str) -> set[str]:
 
 
 def service_env(kafka: KafkaSettings, smtp_port: int, cafile: str, sms_url: str, sms_token: str,
-                origin: float) -> dict[str, str]:
+                origin: float, start: datetime = START, speed: float = SPEED) -> dict[str, str]:
     # Unbuffered, so the log of an instance killed with -9 keeps its last lines.
     return {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
             "LEDERKONTAKT_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "LEDERKONTAKT_TOPIC_PREFIX": kafka.topic_prefix, "LEDERKONTAKT_HTTP_PORT": "0",
-            "LEDERKONTAKT_CLOCK_START": START.isoformat(), "LEDERKONTAKT_CLOCK_SPEED": str(SPEED),
+            "LEDERKONTAKT_CLOCK_START": start.isoformat(), "LEDERKONTAKT_CLOCK_SPEED": str(speed),
             "LEDERKONTAKT_CLOCK_ORIGIN": str(origin),
             "LEDERKONTAKT_NOTIFIER_SMTP_PORT": str(smtp_port),
             "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": cafile,

@@ -6,7 +6,6 @@ whose employee consents shows that leader messages do get through in the same ru
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from shared.events import (
 from shared.kafka import EventProducer
 from shared.settings import KafkaSettings
 from shared.topics import Topics
+from tests.faults.cluster_harness import service_env
 from tests.integration.helpers import read_records, wait_for
 
 pytestmark = pytest.mark.integration
@@ -60,16 +60,7 @@ async def test_a_withdrawal_holds_against_a_mis_keyed_consent_and_a_restart_of_e
 ) -> None:
     sink, port = smtp
     origin = time.time() + 4
-    env = {**os.environ, "PYTHONPATH": str(REPO),
-           "LEDERKONTAKT_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-           "LEDERKONTAKT_TOPIC_PREFIX": kafka.topic_prefix, "LEDERKONTAKT_HTTP_PORT": "0",
-           "LEDERKONTAKT_CLOCK_START": START.isoformat(), "LEDERKONTAKT_CLOCK_SPEED": str(SPEED),
-           "LEDERKONTAKT_CLOCK_ORIGIN": str(origin),
-           "LEDERKONTAKT_NOTIFIER_SMTP_PORT": str(port),
-           "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": tls[1],
-           "LEDERKONTAKT_NOTIFIER_SMS_BASE_URL": sms.url,
-           "LEDERKONTAKT_NOTIFIER_SMS_TOKEN": sms.token,
-           "LEDERKONTAKT_NOTIFIER_RETRY_BASE_SECONDS": "0.2"}
+    env = service_env(kafka, port, tls[1], sms.url, sms.token, origin, START, SPEED)
 
     def spawn(module: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-m", module], cwd=REPO, env=env,

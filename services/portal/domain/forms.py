@@ -133,10 +133,8 @@ def referral_from_form(form: Form, *, referral_id: str, event_id: UUID, now: dat
         "reason_category": form.get("reason_category") or None,
         "sick_leave": form.get("sick_leave") or "none",
         "sick_leave_since": _optional(form.get("sick_leave_since")),
-        # Only what the leader says; it never opens leader contact (the employee's own
-        # consent does).
         # Consent to leader contact is the employee's own (their page, or the psychologist
-        # from a conversation); the referral service still reads this flag as consent.
+        # from a conversation): the form does not ask the leader for it.
         "employee_consents_to_leader_contact": False,
     }
     try:
