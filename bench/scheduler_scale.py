@@ -21,7 +21,8 @@ from common import REPO, broker, fresh_topics, peak_rss_mb, rss_mb, write_result
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
 from services.contact_scheduler.domain.rules import ContactPlanner
-from services.contact_scheduler.handlers import EncodedStep, SchedulerHandlers
+from services.contact_scheduler.reminders import ReminderTimers
+from services.contact_scheduler.steps import CourseSteps, EncodedStep
 from shared.calendar import COPENHAGEN, WorkingDayCalendar
 from shared.clock import ManualClock
 from shared.events import CourseStarted
@@ -84,14 +85,15 @@ async def worker(settings: KafkaSettings) -> dict[str, object]:
     first_due = min(p.next_fire_at for _, p in plans.items() if p.next_fire_at)
     # The timer loop's rounds in the minutes before 08:30 prepare what will fire at 08:30.
     clock = ManualClock(first_due - timedelta(minutes=5))
-    handlers = SchedulerHandlers(topics, producer, plans, RULES, clock)
+    steps = CourseSteps(topics, producer, plans, RULES, clock)
+    handlers = ReminderTimers(steps)
     acked: list[float] = []
 
     def published(batch: list[EncodedStep]) -> None:
         now = time.perf_counter()
         acked.extend(now for f in batch for _ in range(f.notifications))
 
-    handlers.on_published = published
+    steps.on_published = published
     t0 = time.perf_counter()
     rounds = 0
     while True:

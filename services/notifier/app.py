@@ -16,17 +16,14 @@ from services.notifier.digests import DigestSender
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.ports import SmsProvider
-from shared.background import Background
 from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock, clock_from_env
 from shared.events import ConsentRecorded, ConsentState, Person, PersonUpserted, decode_event
-from shared.kafka import EventProducer, consume, make_broker
 from shared.logging import configure_logging
-from shared.ops import run, service_app
+from shared.ops import run
+from shared.service import ServiceShell
 from shared.settings import KafkaSettings
-from shared.state import ChangelogTable, check_partitions, listener_for
 from shared.telemetry import configure_tracing
-from shared.topics import Topics
 
 GROUP = "notifier"
 
@@ -40,35 +37,29 @@ def _consent(raw: bytes) -> ConsentState | None:
     return cast(ConsentRecorded, decode_event(raw, (ConsentRecorded,))).state
 
 
-class NotifierService:
+class NotifierService(ServiceShell):
     def __init__(self, settings: KafkaSettings, notifier: NotifierSettings, clock: Clock,
                  sms: SmsProvider | None = None) -> None:
-        self.topics = Topics(settings.topic_prefix)
+        super().__init__("notifier", settings)
+        topics, kwargs = self.topics, self.kafka_kwargs
         self.notifier = notifier
-        kwargs = settings.aiokafka_kwargs()
-        self.producer = EventProducer(kwargs)
-        self.ledger: ChangelogTable[LedgerEntry] = ChangelogTable(
-            self.topics.notifier_ledger, kwargs, self.producer,
-            encode=lambda e: e.model_dump_json().encode(), decode=LedgerEntry.model_validate_json,
-            inputs=[self.topics.notifications_requested])
-        self._kafka_kwargs = kwargs
-        self.people: GlobalView[Person] = GlobalView(self.topics.people, kwargs, _person)
-        self.consents: GlobalView[ConsentState] = GlobalView(self.topics.consents, kwargs, _consent)
-        self.members = MembershipView([self.topics.courses, self.topics.sessions], kwargs, clock)
+        self.ledger = self.table(topics.notifier_ledger, lambda e: e.model_dump_json().encode(),
+                                 LedgerEntry.model_validate_json,
+                                 inputs=[topics.notifications_requested])
+        self.people: GlobalView[Person] = GlobalView(topics.people, kwargs, _person)
+        self.consents: GlobalView[ConsentState] = GlobalView(topics.consents, kwargs, _consent)
+        self.members = MembershipView([topics.courses, topics.sessions], kwargs, clock)
+        # Every course's open contact points, for the morning digests.
+        self.plans = plans_view(topics.scheduler_state, kwargs)
         self.smtp = SmtpSender(notifier.smtp())
         self._sms = sms
-        self.handlers: NotifierHandlers | None = None
         self._clock = clock
-        self._timers = Background(self._run_timers)
-        # Every course's open contact points, for the morning digests.
-        self.plans = plans_view(self.topics.scheduler_state, kwargs)
+        self.handlers: NotifierHandlers | None = None
         self.digests: DigestSender | None = None
-        self._digest_loop = Background(self._run_digests)
-        self.broker = make_broker(settings)
-
-        consume(self.broker, self.topics.notifications_requested,
-                group_id=f"{settings.topic_prefix}{GROUP}", listener=listener_for(self.ledger),
-                service="notifier", handle=self.on_requests, batch_size=notifier.batch_size)
+        self.timer(self._run_timers)
+        self.timer(self._run_digests)
+        self.subscribe(topics.notifications_requested, group=GROUP, table=self.ledger,
+                       handle=self.on_requests, batch_size=notifier.batch_size)
 
     async def on_requests(self, records: Sequence[Any]) -> None:
         assert self.handlers is not None, "open() makes the handlers before the broker starts"
@@ -80,10 +71,8 @@ class NotifierService:
                 "consents": len(self.consents), "courses": len(self.members),
                 "courses_with_open_points": len(self.plans)}
 
-    async def open(self) -> None:
-        """Producer, views and adapters; the views are complete before any request is read."""
-        await check_partitions(self._kafka_kwargs, [self.ledger])
-        await self.producer.start()
+    async def open_adapters(self) -> None:
+        """The views are complete before any request is read."""
         await self.people.start()
         await self.consents.start()
         await self.members.start()
@@ -96,14 +85,6 @@ class NotifierService:
                                     self.notifier.digest_at)
         self.handlers.digest_content = self.digests.content
 
-    async def start_timers(self) -> None:
-        await self._timers.start()
-        await self._digest_loop.start()
-
-    async def stop_timers(self) -> None:
-        await self._digest_loop.stop()
-        await self._timers.stop()
-
     async def _run_digests(self) -> None:
         assert self.digests is not None
         await self.digests.run()
@@ -112,7 +93,7 @@ class NotifierService:
         assert self.handlers is not None
         await self.handlers.run_timers()
 
-    async def close(self) -> None:
+    async def close_adapters(self) -> None:
         await self.people.stop()
         await self.consents.stop()
         await self.members.stop()
@@ -120,29 +101,12 @@ class NotifierService:
         await self.smtp.close()
         if self.handlers is not None:
             await self.handlers.sms.close()
-        await self.producer.stop()
-
-    async def start(self) -> None:
-        await self.open()
-        await self.broker.start()
-        await self.start_timers()
-
-    async def stop(self) -> None:
-        await self.stop_timers()
-        await self.broker.stop()
-        await self.close()
 
 
 def create_app() -> AsgiFastStream:
     configure_logging()
     configure_tracing("notifier")
-    service = NotifierService(KafkaSettings(), NotifierSettings(), clock_from_env())
-    app = service_app("notifier", service.broker, service.health)
-    app.on_startup(service.open)
-    app.after_startup(service.start_timers)
-    app.on_shutdown(service.stop_timers)
-    app.after_shutdown(service.close)
-    return app
+    return NotifierService(KafkaSettings(), NotifierSettings(), clock_from_env()).app()
 
 
 if __name__ == "__main__":

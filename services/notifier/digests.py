@@ -31,6 +31,7 @@ from shared.calendar import WorkingDayCalendar, at_wall_clock, local_date
 from shared.clock import sleep_until
 from shared.events import NotificationFacts, NotificationRequested, Person
 from shared.logging import get_logger
+from shared.timers import tick_forever
 
 log = get_logger("notifier.digests")
 _NS = uuid5(NAMESPACE_URL, "https://lederkontakt/notifier/digest")
@@ -119,14 +120,12 @@ class DigestSender:
 
     async def _send_day(self, day: date, partitions: frozenset[int], now: datetime) -> int:
         handlers = self.handlers
-        topic = handlers.topics.notifications_requested
-        await handlers.producer.learn_partitions(topic)
+        await handlers.producer.learn_partitions(handlers.topics.notifications_requested)
         await asyncio.gather(self.plans.catch_up(), handlers.people.catch_up(),
                              handlers.members.catch_up())
         self._index(day)
         late = (now - self.moment(day)).total_seconds() > LATE_AFTER_SECONDS
         slots = asyncio.Semaphore(max(1, handlers.settings.concurrency))
-        tasks: list[asyncio.Task[None]] = []
 
         async def one(request: NotificationRequested, partition: int) -> None:
             async with slots:
@@ -134,26 +133,9 @@ class DigestSender:
                 if handlers.ledger.get(request.notification_id) is None:
                     await handlers.attempt(request, partition, attempts=0, own=True)
 
-        for person_id, course_ids in self._courses.items():
-            partition = handlers.producer.partition_for(topic, person_id.encode())
-            nid = digest_id(person_id, day)
-            if partition is None or partition not in partitions \
-                    or handlers.ledger.get(nid) is not None:
-                continue
-            person = handlers.people.get(person_id)
-            if person is None or not wants_digest(person):
-                continue
-            courses = self._held(course_ids)
-            if build_digest(person_id, day, courses, handlers.consents.get,
-                            self.calendar).is_empty:
-                continue  # nothing to say: no mail, and nothing in the ledger either
-            own = any(c.psychologist_id == person_id for c in courses)
-            request = NotificationRequested(
-                event_id=uuid5(_NS, nid), occurred_at=now, notification_id=nid,
-                kind="daily_digest", recipient_id=person_id,
-                recipient_role="psychologist" if own else "team_lead", requires_consent="none",
-                facts=NotificationFacts(due_date=day), late=late)
-            tasks.append(asyncio.create_task(one(request, partition)))
+        tasks = [asyncio.create_task(one(*due))
+                 for person_id, course_ids in self._courses.items()
+                 if (due := self._due(person_id, course_ids, day, partitions, now, late))]
         results = await asyncio.gather(*tasks, return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         log.info("digests_sent", day=day.isoformat(), people=len(self._courses),
@@ -163,14 +145,34 @@ class DigestSender:
             raise failed[0]
         return len(tasks)
 
-    async def run(self) -> None:
+    def _due(self, person_id: str, course_ids: list[str], day: date, partitions: frozenset[int],
+             now: datetime, late: bool) -> tuple[NotificationRequested, int] | None:
+        """A person's digest request of the day and its ledger partition, if this instance owns
+        that partition, the digest is not settled yet, and it has something to say."""
         handlers = self.handlers
-        while True:
-            try:
-                await self.send_due()
-            except Exception:
-                log.exception("digest_pass_failed")
-            now = handlers.clock.now()
-            upcoming = self.calendar.next_working_moment(now, self.at)
-            await asyncio.sleep(sleep_until(handlers.clock, upcoming,
-                                            handlers.settings.tick_seconds))
+        partition = handlers.producer.partition_for(handlers.topics.notifications_requested,
+                                                    person_id.encode())
+        nid = digest_id(person_id, day)
+        if partition is None or partition not in partitions \
+                or handlers.ledger.get(nid) is not None:
+            return None
+        person = handlers.people.get(person_id)
+        if person is None or not wants_digest(person):
+            return None
+        courses = self._held(course_ids)
+        if build_digest(person_id, day, courses, handlers.consents.get, self.calendar).is_empty:
+            return None  # nothing to say: no mail, and nothing in the ledger either
+        own = any(c.psychologist_id == person_id for c in courses)
+        return NotificationRequested(
+            event_id=uuid5(_NS, nid), occurred_at=now, notification_id=nid, kind="daily_digest",
+            recipient_id=person_id, recipient_role="psychologist" if own else "team_lead",
+            requires_consent="none", facts=NotificationFacts(due_date=day), late=late), partition
+
+    async def run(self) -> None:
+        clock = self.handlers.clock
+
+        def pause() -> float:
+            upcoming = self.calendar.next_working_moment(clock.now(), self.at)
+            return sleep_until(clock, upcoming, self.handlers.settings.tick_seconds)
+
+        await tick_forever(self.send_due, pause, "digest_pass_failed", log)

@@ -10,7 +10,6 @@ the same Message-ID (e-mail) or reference (SMS), so the copy can be recognised d
 from __future__ import annotations
 
 import asyncio
-import heapq
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from shared.kafka import Publisher, decode_or_dead_letter
 from shared.logging import get_logger, redact_text
 from shared.ops import NOTIFICATIONS
 from shared.state import ChangelogTable
+from shared.timers import DurableTimers, tick_forever
 from shared.topics import Topics
 
 log = get_logger("notifier")
@@ -70,6 +70,10 @@ def _label(reason: str | None) -> str:
     return (reason or "").split(":")[0][:40]
 
 
+def _next_try(entry: LedgerEntry) -> datetime | None:
+    return entry.due_at if not entry.terminal and entry.request is not None else None
+
+
 def crash_point(name: str) -> None:
     """Fault injection for crash tests: LEDERKONTAKT_CRASH_AT=<name> kills the process here."""
     if os.environ.get("LEDERKONTAKT_CRASH_AT") == name:
@@ -91,9 +95,12 @@ class NotifierHandlers:
     # The morning digest's words, worked out at the moment of sending (None: nothing to say).
     digest_content: Callable[[NotificationRequested, Person], Awaitable[Rendered | None]] | None \
         = None
-    _parked: list[tuple[datetime, str]] = field(default_factory=list)
-    _parked_generation: int = -1
+    # Parked notifications (quiet hours, retries), by the moment of their next try.
+    parked: DurableTimers[LedgerEntry] = field(init=False)
     _in_flight: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.parked = DurableTimers(self.ledger, _next_try)
 
     async def on_request(self, record: Any) -> None:
         await self.on_requests([record])
@@ -158,24 +165,11 @@ class NotifierHandlers:
 
     async def _attempt(self, request: NotificationRequested, partition: int, attempts: int,
                        source: Any, own: bool) -> None:
-        with telemetry.stage("consent check"):
-            # The views must hold every consent change written before this moment.
-            await asyncio.gather(self.consents.catch_up(), self.people.catch_up(),
-                                 self.members.catch_up())
-            now = self.clock.now()
-            consent = self.consents.get(request.course_id) if request.course_id else None
-            members = self.members.get(request.course_id) if request.course_id else None
-            failure = ""
-            plan: Suppress | Defer | Send | None = None
-            try:
-                plan = plan_delivery(request, self.people.get(request.recipient_id), consent,
-                                     members, now, self.settings.quiet_from,
-                                     self.settings.quiet_to, own=own)
-            except Exception as exc:  # a bug in the rules must not hold up the partition
-                failure = f"rules failed: {type(exc).__name__}: {exc}"
-        if plan is None:
-            await self._fail(request, partition, None, failure, attempts, source)
+        decided = await self._decide(request, own)
+        if isinstance(decided, str):
+            await self._fail(request, partition, None, decided, attempts, source)
             return
+        plan, members, now = decided
         if isinstance(plan, Suppress):
             await self._settle(request, partition, LedgerEntry(
                 notification_id=request.notification_id, state="suppressed",
@@ -186,44 +180,55 @@ class NotifierHandlers:
                 notification_id=request.notification_id, state="deferred", channel=plan.channel,
                 reason=plan.reason, attempts=attempts, due_at=plan.until, request=request))
             return
-        channel, recipient = plan.channel, plan.recipient
+        rendered = await self._rendered(request, plan, members, partition, attempts, source)
+        if rendered is not None:
+            await self._deliver(request, plan, rendered, partition, attempts, source, now)
+
+    async def _decide(self, request: NotificationRequested, own: bool,
+                      ) -> tuple[Suppress | Defer | Send, CourseMembers | None, datetime] | str:
+        """The gate's decision from the views as they are now; a reason when the rules fail."""
+        with telemetry.stage("consent check"):
+            # The views must hold every consent change written before this moment.
+            await asyncio.gather(self.consents.catch_up(), self.people.catch_up(),
+                                 self.members.catch_up())
+            now = self.clock.now()
+            consent = self.consents.get(request.course_id) if request.course_id else None
+            members = self.members.get(request.course_id) if request.course_id else None
+            try:
+                plan = plan_delivery(request, self.people.get(request.recipient_id), consent,
+                                     members, now, self.settings.quiet_from,
+                                     self.settings.quiet_to, own=own)
+            except Exception as exc:  # a bug in the rules must not hold up the partition
+                return f"rules failed: {type(exc).__name__}: {exc}"
+        return plan, members, now
+
+    async def _rendered(self, request: NotificationRequested, plan: Send,
+                        members: CourseMembers | None, partition: int, attempts: int,
+                        source: Any) -> Rendered | None:
+        """The message's words; None once the request is settled without them."""
         try:
             with telemetry.stage("render"):
-                rendered = await self._render(request, recipient, channel, members)
+                rendered = await self._render(request, plan.recipient, plan.channel, members)
         except Exception as exc:
             # A template error or a kind without texts: this request can never be sent, and it
             # must not hold up the requests behind it.
-            await self._fail(request, partition, channel,
+            await self._fail(request, partition, plan.channel,
                              f"cannot render: {type(exc).__name__}: {exc}", attempts, source)
-            return
+            return None
         if rendered is None:
             await self._settle(request, partition, LedgerEntry(
                 notification_id=request.notification_id, state="suppressed",
                 reason="nothing_to_report", attempts=attempts))
-            return
+        return rendered
+
+    async def _deliver(self, request: NotificationRequested, plan: Send, rendered: Rendered,
+                       partition: int, attempts: int, source: Any, now: datetime) -> None:
+        channel = plan.channel
         try:
             with telemetry.stage(f"{'smtp' if channel == 'email' else 'sms'} send"):
-                if channel == "email":
-                    assert recipient.email is not None
-                    provider_id = await self.smtp.send(
-                        recipient.email, rendered.subject, rendered.body, request.notification_id,
-                        MailParts(html=rendered.html, language=rendered.language,
-                                  to_name=recipient.name))
-                else:
-                    assert recipient.phone is not None
-                    provider_id = await self.sms.send(recipient.phone, rendered.body,
-                                                      request.notification_id)
+                provider_id = await self._send(request, plan, rendered)
         except TemporaryFailure as exc:
-            attempts += 1
-            again = retry_moment(attempts, self.settings.max_attempts, now, exc.retry_after,
-                                 self.settings.retry_base_seconds)
-            if again is None:
-                await self._fail(request, partition, channel, f"gave up after {attempts} "
-                                 f"attempts: {exc.reason}", attempts, source)
-                return
-            await self._park(request, partition, LedgerEntry(
-                notification_id=request.notification_id, state="retrying", channel=channel,
-                reason=exc.reason, attempts=attempts, due_at=again, request=request))
+            await self._retry_later(request, partition, channel, exc, attempts + 1, source, now)
             return
         except PermanentFailure as exc:
             await self._fail(request, partition, channel, exc.reason, attempts + 1, source)
@@ -233,6 +238,29 @@ class NotifierHandlers:
             notification_id=request.notification_id, state="sent", channel=channel,
             provider_message_id=provider_id, attempts=attempts + 1),
             sms_segments=rendered.sms_segments)
+
+    async def _send(self, request: NotificationRequested, plan: Send, rendered: Rendered) -> str:
+        recipient = plan.recipient
+        if plan.channel == "email":
+            assert recipient.email is not None
+            return await self.smtp.send(
+                recipient.email, rendered.subject, rendered.body, request.notification_id,
+                MailParts(html=rendered.html, language=rendered.language, to_name=recipient.name))
+        assert recipient.phone is not None
+        return await self.sms.send(recipient.phone, rendered.body, request.notification_id)
+
+    async def _retry_later(self, request: NotificationRequested, partition: int,
+                           channel: Channel, exc: TemporaryFailure, attempts: int, source: Any,
+                           now: datetime) -> None:
+        again = retry_moment(attempts, self.settings.max_attempts, now, exc.retry_after,
+                             self.settings.retry_base_seconds)
+        if again is None:
+            await self._fail(request, partition, channel,
+                             f"gave up after {attempts} attempts: {exc.reason}", attempts, source)
+            return
+        await self._park(request, partition, LedgerEntry(
+            notification_id=request.notification_id, state="retrying", channel=channel,
+            reason=exc.reason, attempts=attempts, due_at=again, request=request))
 
     async def _render(self, request: NotificationRequested, recipient: Person, channel: Channel,
                       members: CourseMembers | None) -> Rendered | None:
@@ -276,7 +304,7 @@ class NotifierHandlers:
         await self.ledger.put(entry.notification_id, entry, partition)
         NOTIFICATIONS.labels(entry.state, entry.channel or "", _label(entry.reason)).inc()
         assert entry.due_at is not None
-        heapq.heappush(self._parked, (entry.due_at, entry.notification_id))
+        self.parked.push(entry.due_at, entry.notification_id, partition)
         await self._publish_status(request, entry)
         log.info("notification_parked", notification_id=entry.notification_id,
                  state=entry.state, until=entry.due_at.isoformat(), reason=entry.reason)
@@ -305,47 +333,20 @@ class NotifierHandlers:
         with telemetry.stage("publish"):
             await self.producer.publish(self.topics.notifications_status, status)
 
-    def _rebuild_parked(self) -> None:
-        self._parked = [(e.due_at, k) for k, e in self.ledger.items()
-                        if not e.terminal and e.due_at is not None]
-        heapq.heapify(self._parked)
-        self._parked_generation = self.ledger.generation
-
     async def tick(self) -> int:
-        """Send every parked notification whose time has come; returns how many were tried."""
+        """Send every parked notification whose time has come; returns how many were tried.
+        One whose request is still being parked, or whose try fails (Kafka, a view), is tried
+        again at a later tick."""
         if not self.ledger.ready.is_set():
             return 0
-        if self._parked_generation != self.ledger.generation:
-            self._rebuild_parked()
-        now = self.clock.now()
-        tried = 0
-        # Popped but not settled: back on the heap once this tick ends. The heap is rebuilt only
-        # when partitions move, so whatever is dropped here would wait for the next rebalance.
-        later: list[tuple[datetime, str]] = []
-        try:
-            while self._parked and self._parked[0][0] <= now:
-                due_at, nid = heapq.heappop(self._parked)
-                entry = self.ledger.get(nid)
-                partition = self.ledger.partition_of(nid)
-                if entry is None or entry.terminal or entry.due_at != due_at \
-                        or entry.request is None or partition is None:
-                    continue  # settled, parked again for later, or now another member's
-                if nid in self._in_flight:
-                    later.append((due_at, nid))  # its request is still being parked
-                    continue
-                later.append((due_at, nid))
-                await self.attempt(entry.request, partition, entry.attempts, own=True)
-                later.pop()  # settled or parked again; an error (Kafka, a view) leaves it
-                tried += 1
-        finally:
-            for item in later:
-                heapq.heappush(self._parked, item)
-        return tried
+        self.parked.sync()
+
+        async def retry(nid: str, entry: LedgerEntry, partition: int) -> None:
+            assert entry.request is not None
+            await self.attempt(entry.request, partition, entry.attempts, own=True)
+
+        return await self.parked.fire_due(self.clock.now(), retry, busy=self._in_flight.__contains__)
 
     async def run_timers(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("notifier_tick_failed")
-            await asyncio.sleep(self.settings.tick_seconds)
+        await tick_forever(self.tick, lambda: self.settings.tick_seconds, "notifier_tick_failed",
+                           log)

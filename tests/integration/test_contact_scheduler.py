@@ -74,10 +74,10 @@ async def test_two_instances_split_the_partitions_and_fire_every_reminder_once(
     await publish_courses(kafka, topics, [course(i) for i in range(24)])
     await wait_for(lambda: len(a.plans) + len(b.plans) == 24 and bool(a.plans.owned)
                    and bool(b.plans.owned), timeout=30)
-    assert a.handlers.notifications_requested + b.handlers.notifications_requested == 0
+    assert a.steps.notifications_requested + b.steps.notifications_requested == 0
     clock.at = datetime(2026, 11, 23, 9, 0, tzinfo=COPENHAGEN)
     got = await notifications(kafka, topics, expect=48, settle=1.0)
-    fired_by = (a.handlers.notifications_requested, b.handlers.notifications_requested)
+    fired_by = (a.steps.notifications_requested, b.steps.notifications_requested)
     await a.stop()
     await b.stop()
     ids = collections.Counter(n.notification_id for n in got)
@@ -103,7 +103,7 @@ async def test_a_full_restart_rebuilds_the_plans_and_fires_nothing_twice(
     await second.start()
     await wait_for(lambda: len(second.plans) == 10, timeout=30)
     await asyncio.sleep(1.0)
-    assert second.handlers.notifications_requested == 0
+    assert second.steps.notifications_requested == 0
     clock.at = datetime(2026, 11, 26, 9, 0, tzinfo=COPENHAGEN)  # start calls now overdue
     got = await notifications(kafka, topics, expect=30, settle=1.0)
     await second.stop()

@@ -14,6 +14,7 @@ from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
 from services.contact_scheduler.domain.rules import ContactPlanner
 from services.contact_scheduler.handlers import SchedulerHandlers
+from services.contact_scheduler.steps import CourseSteps
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.domain.render import build_context, render
@@ -74,8 +75,9 @@ def _table(producer: FakeProducer, decode: Any) -> ChangelogTable[Any]:
 @given(raw=payloads, topic=st.sampled_from(["courses", "sessions", "consents"]))
 def test_the_scheduler_never_raises_on_bad_input(raw: bytes, topic: str) -> None:
     producer = FakeProducer()
-    handlers = SchedulerHandlers(TOPICS, producer, _table(producer, CoursePlan.model_validate_json),
-                                 ContactPlanner(ContactPolicy(), WorkingDayCalendar()), ManualClock(AT))
+    handlers = SchedulerHandlers(CourseSteps(
+        TOPICS, producer, _table(producer, CoursePlan.model_validate_json),
+        ContactPlanner(ContactPolicy(), WorkingDayCalendar()), ManualClock(AT)))
     asyncio.run(handlers.on_event(Record(TOPICS.name(topic), raw, natural_key(raw))))
     assert len(producer.on(TOPICS.dlq(topic))) <= 1
 

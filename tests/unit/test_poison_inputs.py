@@ -17,6 +17,7 @@ from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
 from services.contact_scheduler.domain.rules import ContactPlanner
 from services.contact_scheduler.handlers import SchedulerHandlers
+from services.contact_scheduler.steps import CourseSteps
 from services.notifier.adapters.provider import PermanentFailure
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.ledger import LedgerEntry
@@ -66,9 +67,9 @@ def _table(producer: FakeProducer, decode: Any) -> ChangelogTable[Any]:
 
 def _scheduler() -> tuple[SchedulerHandlers, FakeProducer]:
     producer = FakeProducer()
-    return SchedulerHandlers(TOPICS, producer, _table(producer, CoursePlan.model_validate_json),  # type: ignore[arg-type]
-                             ContactPlanner(ContactPolicy(), WorkingDayCalendar()),
-                             ManualClock(AT)), producer
+    return SchedulerHandlers(CourseSteps(
+        TOPICS, producer, _table(producer, CoursePlan.model_validate_json),  # type: ignore[arg-type]
+        ContactPlanner(ContactPolicy(), WorkingDayCalendar()), ManualClock(AT))), producer
 
 
 def _valid(course_id: str = "c-1") -> Event:
@@ -84,7 +85,7 @@ def test_a_poison_on_sessions_goes_to_the_dlq_and_the_next_event_is_applied(name
         Record(TOPICS.sessions, encode_event(_valid()), b"c-1", 0, 1)]))
     dead = producer.on(TOPICS.dlq("sessions"))
     assert len(dead) == 1 and dead[0].value == POISONS[name] and dead[0].headers["dlq.reason"]
-    assert handlers.plans.get("c-1") is not None  # the consent statement after it was applied
+    assert handlers.steps.plans.get("c-1") is not None  # the consent statement after it was applied
 
 
 def test_a_future_dated_consent_statement_is_refused_with_the_reason() -> None:
@@ -94,7 +95,7 @@ def test_a_future_dated_consent_statement_is_refused_with_the_reason() -> None:
     asyncio.run(handlers.on_event(Record(TOPICS.sessions, encode_event(future), b"c-1")))
     [dead] = producer.on(TOPICS.dlq("sessions"))
     assert "in the future" in dead.headers["dlq.reason"]
-    assert handlers.plans.get("c-1") is None
+    assert handlers.steps.plans.get("c-1") is None
 
 
 def test_an_event_within_the_clock_skew_is_applied() -> None:
@@ -111,7 +112,7 @@ def test_a_mis_keyed_event_goes_to_the_dlq(key: bytes | None) -> None:
     asyncio.run(handlers.on_event(Record(TOPICS.sessions, encode_event(_valid()), key)))
     [dead] = producer.on(TOPICS.dlq("sessions"))
     assert "key does not match" in dead.headers["dlq.reason"]
-    assert handlers.plans.get("c-1") is None
+    assert handlers.steps.plans.get("c-1") is None
 
 
 class _Partitioned(FakeProducer):
@@ -123,15 +124,15 @@ class _Partitioned(FakeProducer):
 
 def test_a_record_outside_its_keys_partition_goes_to_the_dlq() -> None:
     producer = _Partitioned()
-    handlers = SchedulerHandlers(TOPICS, producer, _table(producer, CoursePlan.model_validate_json),  # type: ignore[arg-type]
-                                 ContactPlanner(ContactPolicy(), WorkingDayCalendar()),
-                                 ManualClock(AT))
+    handlers = SchedulerHandlers(CourseSteps(
+        TOPICS, producer, _table(producer, CoursePlan.model_validate_json),  # type: ignore[arg-type]
+        ContactPlanner(ContactPolicy(), WorkingDayCalendar()), ManualClock(AT)))
     asyncio.run(handlers.on_events([
         Record(TOPICS.sessions, encode_event(_valid()), b"c-1", 0, 0),
         Record(TOPICS.sessions, encode_event(_valid()), b"c-1", 2, 0)]))
     [dead] = producer.on(TOPICS.dlq("sessions"))
     assert "is in partition 0, but its key belongs in partition 2" in dead.headers["dlq.reason"]
-    assert handlers.plans.get("c-1") is not None  # the one in its own partition is applied
+    assert handlers.steps.plans.get("c-1") is not None  # the one in its own partition is applied
 
 
 def test_the_referral_service_does_not_record_consent_outside_its_keys_partition() -> None:

@@ -8,6 +8,8 @@ from datetime import date, datetime, timedelta
 
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.handlers import SchedulerHandlers
+from services.contact_scheduler.reminders import ReminderTimers
+from services.contact_scheduler.steps import CourseSteps
 from shared.calendar import COPENHAGEN
 from shared.clock import ManualClock
 from shared.events import Event, NotificationRequested, decode_event, encode_event
@@ -27,7 +29,7 @@ def _handlers(clock: ManualClock) -> tuple[SchedulerHandlers, FakeProducer]:
         TOPICS.scheduler_state, {}, producer,
         encode=lambda p: p.model_dump_json().encode(), decode=CoursePlan.model_validate_json)
     plans.ready.set()
-    return SchedulerHandlers(TOPICS, producer, plans, RULES, clock), producer
+    return SchedulerHandlers(CourseSteps(TOPICS, producer, plans, RULES, clock)), producer
 
 
 async def _deliver(handlers: SchedulerHandlers, topic: str, event: Event) -> None:
@@ -43,15 +45,16 @@ async def _prepared_then(shift: timedelta, between: Event | None = None,
                          ) -> list[NotificationRequested]:
     clock = ManualClock(datetime(2026, 11, 23, 0, 0, tzinfo=COPENHAGEN))
     handlers, producer = _handlers(clock)
+    timers = ReminderTimers(handlers.steps)
     await _deliver(handlers, TOPICS.consents, consent(True))
     await _deliver(handlers, TOPICS.courses, started(START))
     clock.at = MOMENT - timedelta(minutes=5)
-    await handlers.tick()
-    assert handlers.prepared == 1
+    await timers.tick()
+    assert timers.prepared == 1
     if between is not None:
         await _deliver(handlers, TOPICS.consents, between)
     clock.at = MOMENT + shift
-    await handlers.tick()
+    await timers.tick()
     return _requests(producer)
 
 
@@ -78,11 +81,12 @@ def test_each_reminder_fires_once_across_ticks() -> None:
     async def scenario() -> int:
         clock = ManualClock(MOMENT - timedelta(hours=8))
         handlers, producer = _handlers(clock)
+        timers = ReminderTimers(handlers.steps)
         await _deliver(handlers, TOPICS.consents, consent(True))
         await _deliver(handlers, TOPICS.courses, started(START))
         for minutes in range(-20, 20, 2):
             clock.at = MOMENT + timedelta(minutes=minutes)
-            await handlers.tick()
+            await timers.tick()
         return len(_requests(producer))
 
     assert asyncio.run(scenario()) == 2
@@ -99,7 +103,7 @@ def test_events_of_one_course_in_one_batch_build_on_each_other() -> None:
             Record(TOPICS.consents, encode_event(withdrawn), b"c1", partition=0, offset=2)])
         kinds = [(s.headers.get("type") or "") for s in producer.on(TOPICS.contact_points)]
         plans = len(producer.on(TOPICS.scheduler_state))
-        return handlers.plans.get("c1"), kinds, plans
+        return handlers.steps.plans.get("c1"), kinds, plans
 
     plan, kinds, plans = asyncio.run(scenario())
     assert plan is not None and plan.points["start_call"].state == "blocked_no_consent"
@@ -133,7 +137,7 @@ def test_an_event_the_rules_cannot_apply_goes_to_the_dlq_and_the_batch_goes_on()
 
     async def scenario() -> tuple[FakeProducer, SchedulerHandlers]:
         handlers, producer = _handlers(ManualClock(datetime(2026, 11, 23, 7, 0, tzinfo=COPENHAGEN)))
-        handlers.planner = Failing()  # type: ignore[assignment]
+        handlers.steps.planner = Failing()  # type: ignore[assignment]
         bad = started(START).model_copy(update={"course_id": "c-bad"})
         await handlers.on_events([
             Record(TOPICS.courses, encode_event(bad), b"c-bad", partition=0),
@@ -144,4 +148,4 @@ def test_an_event_the_rules_cannot_apply_goes_to_the_dlq_and_the_batch_goes_on()
     dead = producer.on(TOPICS.dlq("courses"))
     assert len(dead) == 1 and dead[0].key == "c-bad"
     assert "rules failed: ValueError: no rule for this" in dead[0].headers["dlq.reason"]
-    assert handlers.plans.get("c1") is not None and handlers.plans.get("c-bad") is None
+    assert handlers.steps.plans.get("c1") is not None and handlers.steps.plans.get("c-bad") is None
