@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,26 +112,8 @@ async def _connect(portal: Portal) -> None:
             await asyncio.sleep(2)
 
 
-def _referer_path(request: Request) -> str | None:
-    from urllib.parse import urlsplit
-
-    path = urlsplit(request.headers.get("referer", "")).path
-    return path if path.startswith("/") and not path.startswith("//") else None
-
-
-def create_app(settings: PortalSettings | None = None, kafka: KafkaSettings | None = None,
-               clock: Clock | None = None) -> FastAPI:
-    settings = settings or PortalSettings()
-    kafka = kafka or KafkaSettings()
-    broker = make_broker(kafka, request_timeout_ms=int(settings.publish_timeout_seconds * 1000))
-    portal = Portal(settings, kafka, clock or clock_from_env(), broker)
-
-    # Every instance reads every partition from the beginning (no consumer group): the view
-    # is the whole system's, so any instance can serve any person.
-    @broker.subscriber(*portal.view_topics, group_id=None, auto_offset_reset="earliest",
-                       batch=True, max_records=500)
-    async def view_records(msg: KafkaMessage) -> None:
-        portal.apply_records(msg.raw_message)
+def _lifespan(portal: Portal) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Connect in the background while serving; stop the broker when the app stops."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -142,13 +125,20 @@ def create_app(settings: PortalSettings | None = None, kafka: KafkaSettings | No
             with contextlib.suppress(asyncio.CancelledError):
                 await connecting
             with contextlib.suppress(Exception):
-                await broker.stop()
+                await portal.broker.stop()
 
-    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.portal = portal
-    for router in (common.router, leader.router, employee.router, psychologist.router,
-                   team_lead.router, reports.router):
-        app.include_router(router)
+    return lifespan
+
+
+def _referer_path(request: Request) -> str | None:
+    from urllib.parse import urlsplit
+
+    path = urlsplit(request.headers.get("referer", "")).path
+    return path if path.startswith("/") and not path.startswith("//") else None
+
+
+def _guard(app: FastAPI, settings: PortalSettings) -> None:
+    """The session cookie and, inside it, the request-size and cross-site checks."""
 
     async def reject(scope: Scope, receive: Receive, send: Send, status: int) -> None:
         request = Request(scope, receive)
@@ -163,6 +153,10 @@ def create_app(settings: PortalSettings | None = None, kafka: KafkaSettings | No
                        session_cookie="lederkontakt_session", same_site="lax",
                        https_only=settings.cookie_secure,
                        max_age=settings.session_max_age_seconds)
+
+
+def _error_pages(app: FastAPI) -> None:
+    """Errors as pages in the person's language: login, Kafka unreachable, HTTP errors."""
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
@@ -180,6 +174,30 @@ def create_app(settings: PortalSettings | None = None, kafka: KafkaSettings | No
                                                                             "bad_request")
         return render(request, "error.html", {"title": f"error.{key}.title",
                                               "message": f"error.{key}.body"}, exc.status_code)
+
+
+def create_app(settings: PortalSettings | None = None, kafka: KafkaSettings | None = None,
+               clock: Clock | None = None) -> FastAPI:
+    settings = settings or PortalSettings()
+    kafka = kafka or KafkaSettings()
+    broker = make_broker(kafka, request_timeout_ms=int(settings.publish_timeout_seconds * 1000))
+    portal = Portal(settings, kafka, clock or clock_from_env(), broker)
+
+    # Every instance reads every partition from the beginning (no consumer group): the view
+    # is the whole system's, so any instance can serve any person.
+    @broker.subscriber(*portal.view_topics, group_id=None, auto_offset_reset="earliest",
+                       batch=True, max_records=500)
+    async def view_records(msg: KafkaMessage) -> None:
+        portal.apply_records(msg.raw_message)
+
+    app = FastAPI(lifespan=_lifespan(portal), docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.portal = portal
+    for router in (common.router, leader.router, employee.router, psychologist.router,
+                   team_lead.router, reports.router):
+        app.include_router(router)
+
+    _guard(app, settings)
+    _error_pages(app)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.referral.domain import consent as consent_rules
-from services.referral.domain.intake import IntakeRecord, decide_intake, stable_id
+from services.referral.domain.intake import IntakeDecision, IntakeRecord, decide_intake, stable_id
 from shared import telemetry
 from shared.catalogue import events_on
 from shared.clock import Clock, SystemClock
 from shared.events import (
     ConsentRecorded,
+    Event,
     EventDecodeError,
     ReferralSubmitted,
     ReferralWithdrawn,
@@ -53,49 +54,60 @@ class ReferralHandlers:
         decided: dict[str, tuple[IntakeRecord, int]] = {}
         outputs: list[Record] = []
         for record in records:
-            now = self.clock.now()
-            # Raw intake from any producer: the key is not checked (a referral is not yet a
-            # course, and its course id follows from the referral id wherever it lands).
-            event = await decode_or_dead_letter(self.producer, record,
-                                                self.topics.dlq("referrals"),
-                                                events_on("referrals"), now, keyed=False)
-            if event is None:
+            decided_now = await self._decide(record, decided)
+            if decided_now is None:
                 continue
-            assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
-            known = decided[event.referral_id][0] if event.referral_id in decided \
-                else self.intake.get(event.referral_id)
-            try:
-                with telemetry.stage("rules"):
-                    decision = decide_intake(known, event, now)
-            except Exception as exc:
-                # A bug in the intake rules must not hold up the partition: the referral waits
-                # in the DLQ, to be replayed once fixed. (Consent statements are not handled
-                # this way: a statement that cannot be applied is retried, never skipped.)
-                log.exception("intake_failed", referral_id=event.referral_id)
-                await self.producer.dead_letter(
-                    self.topics.dlq("referrals"), record.value, record.key,
-                    f"intake failed: {type(exc).__name__}: {exc}",
-                    (record.topic, record.partition, record.offset))
-                continue
+            referral_id, decision = decided_now
             # Encoded here, so each record carries the trace of the referral it came from.
             outputs.extend(event_record(self.topics.for_event(e), e) for e in decision.outputs)
             if decision.record is not None:
-                decided[event.referral_id] = (decision.record, record.partition)
-            log.info("referral", outcome=decision.outcome, referral_id=event.referral_id,
+                decided[referral_id] = (decision.record, record.partition)
+            log.info("referral", outcome=decision.outcome, referral_id=referral_id,
                      course_id=decision.record.course_id if decision.record else None)
-        # Requests and course events name people by id, and the notifier looks the ids up in
-        # its view of `people`. So people are acknowledged first, then courses, then requests:
-        # sent together, a fast notifier could read a request (or a reminder the scheduler
-        # made from a course event) before the person it names, and suppress it as unknown.
-        people, notifications = self.topics.people, self.topics.notifications_requested
         with telemetry.batch_stage("publish"):
-            for wave in ([o for o in outputs if o[0] == people],
-                         [o for o in outputs if o[0] not in (people, notifications)],
-                         [o for o in outputs if o[0] == notifications]):
-                if wave:
-                    await self.producer.send_records(wave)
+            await self._publish_people_first(outputs)
         with telemetry.batch_stage("state write"):
             await self.intake.put_many([(k, v, p) for k, (v, p) in decided.items()])
+
+    async def _decide(self, record: Any, decided: dict[str, tuple[IntakeRecord, int]],
+                      ) -> tuple[str, IntakeDecision] | None:
+        """A referral decided against what the batch so far left; None when it went to the
+        DLQ."""
+        now = self.clock.now()
+        # Raw intake from any producer: the key is not checked (a referral is not yet a
+        # course, and its course id follows from the referral id wherever it lands).
+        event = await decode_or_dead_letter(self.producer, record, self.topics.dlq("referrals"),
+                                            events_on("referrals"), now, keyed=False)
+        if event is None:
+            return None
+        assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
+        known = decided[event.referral_id][0] if event.referral_id in decided \
+            else self.intake.get(event.referral_id)
+        try:
+            with telemetry.stage("rules"):
+                return event.referral_id, decide_intake(known, event, now)
+        except Exception as exc:
+            # A bug in the intake rules must not hold up the partition: the referral waits
+            # in the DLQ, to be replayed once fixed. (Consent statements are not handled
+            # this way: a statement that cannot be applied is retried, never skipped.)
+            log.exception("intake_failed", referral_id=event.referral_id)
+            await self.producer.dead_letter(
+                self.topics.dlq("referrals"), record.value, record.key,
+                f"intake failed: {type(exc).__name__}: {exc}",
+                (record.topic, record.partition, record.offset))
+            return None
+
+    async def _publish_people_first(self, outputs: list[Record]) -> None:
+        """Requests and course events name people by id, and the notifier looks the ids up in
+        its view of `people`. So people are acknowledged first, then courses, then requests:
+        sent together, a fast notifier could read a request (or a reminder the scheduler made
+        from a course event) before the person it names, and suppress it as unknown."""
+        people, notifications = self.topics.people, self.topics.notifications_requested
+        for wave in ([o for o in outputs if o[0] == people],
+                     [o for o in outputs if o[0] not in (people, notifications)],
+                     [o for o in outputs if o[0] == notifications]):
+            if wave:
+                await self.producer.send_records(wave)
 
     async def on_course_or_session(self, record: Any) -> None:
         await self.on_courses_and_sessions([record])
@@ -105,46 +117,59 @@ class ReferralHandlers:
         recorded: dict[str, tuple[ConsentRecorded, int]] = {}
         for record in records:
             telemetry.handling(record)
-            try:
-                event = decode_event(record.value, events_on(self.topics.base(record.topic)))
-            except EventDecodeError:
-                # The scheduler reads every course and session event too and dead-letters what
-                # it cannot decode; a second DLQ entry from here would be replayed twice.
-                continue
-            home = await home_partition(self.producer, record)
-            if event.course_id is None or refusal(event, record.key, self.clock.now(),
-                                                  partition=(record.partition, home)):
-                # Mis-keyed, mis-partitioned or future-dated: the scheduler dead-letters it. Applied here, a
-                # mis-keyed statement would start a second consent record in another partition.
+            event = await self._course_event(record)
+            if event is None or event.course_id is None:
                 continue
             known = recorded[event.course_id][0] if event.course_id in recorded \
                 else self.consents.get(event.course_id)
-            event_id = str(event.event_id)
-            if known is not None and event_id in known.applied:
-                continue  # each event takes effect once
-            with telemetry.stage("rules"):
-                updated = consent_rules.update(known.state if known else None, event)
-            if updated is None:
-                continue
-            if isinstance(updated, str):
-                await self.producer.dead_letter(self.topics.dlq(self.topics.base(record.topic)),
-                                                record.value,
-                                                record.key, updated,
-                                                (record.topic, record.partition, record.offset))
-                log.warning("consent_refused", course_id=event.course_id, reason=updated)
-                continue
-            # The consents topic is itself this table's changelog: the record goes to the
-            # partition of the input it came from, where the course's next event lands too.
-            recorded[event.course_id] = (ConsentRecorded(
-                event_id=stable_id(event.course_id, "consent", str(event.event_id)),
-                occurred_at=consent_rules.as_of(updated) or event.occurred_at,
-                course_id=event.course_id, correlation_id=event.correlation_id, state=updated,
-                applied=(*(known.applied if known else ()), event_id)[-100:]),
-                record.partition)
-            log.info("consent_recorded", course_id=event.course_id,
-                     leader_contact=updated.allows_leader_contact,
-                     three_party_meeting=updated.allows_three_party_meeting)
+            consent = await self._apply_consent(record, event, known)
+            if consent is not None:
+                # The consents topic is itself this table's changelog: the record goes to the
+                # partition of the input it came from, where the course's next event lands too.
+                recorded[event.course_id] = (consent, record.partition)
         # The consents topic is also what the scheduler and the notifier read: each record takes
         # the trace of the course's event that changed it.
         with telemetry.batch_stage("state write"):
             await self.consents.put_many([(k, v, p) for k, (v, p) in recorded.items()])
+
+    async def _course_event(self, record: Any) -> Event | None:
+        try:
+            event = decode_event(record.value, events_on(self.topics.base(record.topic)))
+        except EventDecodeError:
+            # The scheduler reads every course and session event too and dead-letters what
+            # it cannot decode; a second DLQ entry from here would be replayed twice.
+            return None
+        home = await home_partition(self.producer, record)
+        if event.course_id is None or refusal(event, record.key, self.clock.now(),
+                                              partition=(record.partition, home)):
+            # Mis-keyed, mis-partitioned or future-dated: the scheduler dead-letters it. Applied
+            # here, a mis-keyed statement would start a second consent record in another
+            # partition.
+            return None
+        return event
+
+    async def _apply_consent(self, record: Any, event: Event,
+                             known: ConsentRecorded | None) -> ConsentRecorded | None:
+        """The course's consent record after `event`; None when it changes nothing."""
+        assert event.course_id is not None
+        event_id = str(event.event_id)
+        if known is not None and event_id in known.applied:
+            return None  # each event takes effect once
+        with telemetry.stage("rules"):
+            updated = consent_rules.update(known.state if known else None, event)
+        if updated is None:
+            return None
+        if isinstance(updated, str):
+            await self.producer.dead_letter(self.topics.dlq(self.topics.base(record.topic)),
+                                            record.value, record.key, updated,
+                                            (record.topic, record.partition, record.offset))
+            log.warning("consent_refused", course_id=event.course_id, reason=updated)
+            return None
+        log.info("consent_recorded", course_id=event.course_id,
+                 leader_contact=updated.allows_leader_contact,
+                 three_party_meeting=updated.allows_three_party_meeting)
+        return ConsentRecorded(
+            event_id=stable_id(event.course_id, "consent", event_id),
+            occurred_at=consent_rules.as_of(updated) or event.occurred_at,
+            course_id=event.course_id, correlation_id=event.correlation_id, state=updated,
+            applied=(*(known.applied if known else ()), event_id)[-100:])
