@@ -18,7 +18,6 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from services.notifier.adapters.provider import PermanentFailure, TemporaryFailure
-from services.notifier.adapters.views import GlobalView
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.delivery import Defer, Send, Suppress, plan_delivery, retry_moment
 from services.notifier.domain.ledger import LedgerEntry
@@ -91,7 +90,7 @@ class NotifierHandlers:
     sms: SmsProvider
     clock: Clock
     settings: NotifierSettings
-    members: GlobalView[CourseMembers]
+    members: View[CourseMembers]
     # The morning digest's words, worked out at the moment of sending (None: nothing to say).
     digest_content: Callable[[NotificationRequested, Person], Awaitable[Rendered | None]] | None \
         = None

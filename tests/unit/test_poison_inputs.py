@@ -27,6 +27,7 @@ from shared.calendar import WorkingDayCalendar
 from shared.clock import ManualClock
 from shared.events import (
     ConsentGiven,
+    ConsentState,
     Event,
     NotificationRequested,
     Person,
@@ -59,7 +60,7 @@ POISONS = {
 
 
 def _table(producer: FakeProducer, decode: Any) -> ChangelogTable[Any]:
-    table: ChangelogTable[Any] = ChangelogTable("t", {}, producer,  # type: ignore[arg-type]
+    table: ChangelogTable[Any] = ChangelogTable("t", {}, producer,
                                                 encode=lambda v: b"{}", decode=decode)
     table.ready.set()
     return table
@@ -68,7 +69,7 @@ def _table(producer: FakeProducer, decode: Any) -> ChangelogTable[Any]:
 def _scheduler() -> tuple[SchedulerHandlers, FakeProducer]:
     producer = FakeProducer()
     return SchedulerHandlers(CourseSteps(
-        TOPICS, producer, _table(producer, CoursePlan.model_validate_json),  # type: ignore[arg-type]
+        TOPICS, producer, _table(producer, CoursePlan.model_validate_json),
         ContactPlanner(ContactPolicy(), WorkingDayCalendar()), ManualClock(AT))), producer
 
 
@@ -125,7 +126,7 @@ class _Partitioned(FakeProducer):
 def test_a_record_outside_its_keys_partition_goes_to_the_dlq() -> None:
     producer = _Partitioned()
     handlers = SchedulerHandlers(CourseSteps(
-        TOPICS, producer, _table(producer, CoursePlan.model_validate_json),  # type: ignore[arg-type]
+        TOPICS, producer, _table(producer, CoursePlan.model_validate_json),
         ContactPlanner(ContactPolicy(), WorkingDayCalendar()), ManualClock(AT)))
     asyncio.run(handlers.on_events([
         Record(TOPICS.sessions, encode_event(_valid()), b"c-1", 0, 0),
@@ -139,7 +140,7 @@ def test_the_referral_service_does_not_record_consent_outside_its_keys_partition
     from services.referral.handlers import ReferralHandlers
 
     producer = _Partitioned()
-    handlers = ReferralHandlers(TOPICS, producer, _table(producer, None),  # type: ignore[arg-type]
+    handlers = ReferralHandlers(TOPICS, producer, _table(producer, None),
                                 _table(producer, None), ManualClock(AT))
     asyncio.run(handlers.on_courses_and_sessions([
         Record(TOPICS.sessions, encode_event(_valid()), b"c-1", 0, 0)]))
@@ -150,7 +151,7 @@ def test_the_referral_service_does_not_record_mis_keyed_or_future_consent() -> N
     from services.referral.handlers import ReferralHandlers
 
     producer = FakeProducer()
-    handlers = ReferralHandlers(TOPICS, producer, _table(producer, None),  # type: ignore[arg-type]
+    handlers = ReferralHandlers(TOPICS, producer, _table(producer, None),
                                 _table(producer, None), ManualClock(AT))
     future = ConsentGiven(occurred_at=AT + timedelta(hours=1), course_id="c-1",
                           party="employee", scope="leader_contact")
@@ -176,7 +177,7 @@ class FailingSender(RecordingSender):
 def _notifier(sender: RecordingSender | None = None) -> tuple[NotifierHandlers, FakeProducer,
                                                                RecordingSender]:
     producer = FakeProducer()
-    consents = FakeView()
+    consents: FakeView[ConsentState] = FakeView()
     sender = sender or RecordingSender(consents)
     handlers = NotifierHandlers(TOPICS, producer, _table(producer, LedgerEntry.model_validate_json),
                                 FakeView(dict(PEOPLE)), consents, sender, RecordingSms(),
@@ -217,7 +218,7 @@ def test_a_long_provider_text_is_cut_and_redacted_and_settles_failed() -> None:
 def test_a_kind_without_templates_settles_failed_and_goes_to_the_dlq(
         monkeypatch: pytest.MonkeyPatch) -> None:
     spec = kinds_module.KINDS["contact_reminder"]
-    monkeypatch.setitem(kinds_module.KINDS, "contact_reminder",  # type: ignore[arg-type]
+    monkeypatch.setitem(kinds_module.KINDS, "contact_reminder",
                         replace(spec, templates={}))
     handlers, producer, sender = _notifier()
     asyncio.run(handlers.on_requests([
