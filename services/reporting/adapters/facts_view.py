@@ -5,13 +5,13 @@ whole picture, while the consumer group gives each instance only its share of th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from services.reporting.domain.facts import CourseFacts
+from shared.background import Background
 from shared.logging import get_logger
 
 log = get_logger("reporting")
@@ -24,17 +24,13 @@ class GlobalFacts:
         self.facts: dict[str, CourseFacts] = {}
         self.version = 0
         self.caught_up = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._reader = Background(self._run, name="reporting-global-facts")
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="reporting-global-facts")
+        await self._reader.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._reader.stop()
 
     async def _run(self) -> None:
         consumer = AIOKafkaConsumer(**self._kafka_kwargs, group_id=None, enable_auto_commit=False,

@@ -6,7 +6,6 @@ compaction keeps one."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from datetime import date, timedelta
 
@@ -16,11 +15,13 @@ from services.reporting.domain.figures import Rules
 from services.reporting.domain.orgunits import OrgUnits
 from services.reporting.domain.publication import build_reports
 from services.reporting.domain.report import Report
+from shared.background import Background
 from shared.calendar import WorkingDayCalendar, local_date
 from shared.clock import Clock
 from shared.kafka import EventProducer, Record
 from shared.logging import get_logger
 from shared.state import ChangelogTable
+from shared.timers import tick_forever
 
 log = get_logger("reporting")
 REPORT_TYPE = b"report"
@@ -42,29 +43,24 @@ class ReportPublisher:
         self._built: tuple[int, date] | None = None
         self._published: dict[str, str] = {}
         self.latest: dict[str, Report] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background(self._run, name="reporting-publisher")
         self.rounds = 0
         self.last_build_seconds = 0.0
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="reporting-publisher")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     async def _run(self) -> None:
         await self._view.caught_up.wait()
-        while True:
-            try:
-                await self.sweep()
-                await self.publish_once()
-            except Exception:  # a failed round is retried on the next; the service goes on
-                log.exception("report_round_failed")
-            await asyncio.sleep(self._interval)
+        # A failed round is retried on the next; the service goes on.
+        await tick_forever(self._round, lambda: self._interval, "report_round_failed", log)
+
+    async def _round(self) -> None:
+        await self.sweep()
+        await self.publish_once()
 
     async def sweep(self) -> int:
         """Deletes the facts of this instance's courses that ended longer ago than retention."""
