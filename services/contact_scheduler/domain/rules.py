@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
-from uuid import NAMESPACE_URL, uuid5
 
+from services.contact_scheduler.domain.moments import ReminderMoments
+from services.contact_scheduler.domain.outputs import notification, point_changed
 from services.contact_scheduler.domain.plan import ContactPoint, CoursePlan, Stage
 from services.contact_scheduler.domain.policy import ContactPolicy
 from shared.calendar import WorkingDayCalendar, local_date
 from shared.events import (
-    CONTACT_POINT_EVENTS,
     ConsentRecorded,
     ContactKind,
     ContactPointState,
@@ -21,16 +21,12 @@ from shared.events import (
     Event,
     FollowUpRequested,
     LeaderContactLogged,
-    NotificationFacts,
     NotificationKind,
-    NotificationRequested,
     PlanSet,
     PsychologistAssigned,
     RecipientRole,
 )
-from shared.notification_kinds import required_consent
 
-_NS = uuid5(NAMESPACE_URL, "https://lederkontakt/scheduler")
 NEEDS_LEADER_CONSENT: frozenset[ContactKind] = frozenset({"start_call", "follow_up", "end_contact"})
 
 
@@ -44,10 +40,10 @@ class Step:
 class ContactPlanner:
     policy: ContactPolicy
     calendar: WorkingDayCalendar
-    # Reminder moments depend only on a point's dates and whether it is blocked; thousands of
-    # courses share them, and walking the calendar for each was a third of a timer's cost.
-    _moments: dict[tuple[date, date, bool], tuple[tuple[Stage, datetime], ...]] = field(
-        default_factory=dict, compare=False, repr=False)
+    moments: ReminderMoments = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "moments", ReminderMoments(self.policy, self.calendar))
 
     # --- events -------------------------------------------------------------------------
 
@@ -92,7 +88,7 @@ class ContactPlanner:
             self._close(step, "cancelled", now)
         elif isinstance(event, PsychologistAssigned):
             step.plan = step.plan.model_copy(update={"psychologist_id": event.psychologist_id})
-        step.plan = self._with_next_fire(step.plan)
+        step.plan = self.moments.with_next_fire(step.plan)
         return step
 
     def _start(self, step: Step, event: CourseStarted, now: datetime) -> None:
@@ -184,71 +180,30 @@ class ContactPlanner:
 
     def _emit(self, step: Step, point: ContactPoint, state: ContactPointState, now: datetime,
               late: bool = False) -> None:
-        cls = CONTACT_POINT_EVENTS[state]
-        plan = step.plan
-        seq = f"{plan.course_id}/{point.point_id}/{state}/{'.'.join(point.fired)}"
-        step.outputs.append(cls(
-            event_id=uuid5(_NS, seq), occurred_at=now, course_id=plan.course_id,
-            contact_point_id=point.point_id, kind=point.kind, due_from=point.due_from,
-            due_by=point.due_by, psychologist_id=plan.psychologist_id, late=late))
+        step.outputs.append(point_changed(step.plan, point, state, now, late))
 
     def _notify(self, step: Step, suffix: str, kind: NotificationKind, recipient: str,
                 role: RecipientRole, now: datetime, late: bool = False,
                 **facts: object) -> None:
-        plan = step.plan
-        notification_id = f"{plan.course_id}:{suffix}"
-        requires = required_consent(kind, role)
-        if requires is None:
-            raise ValueError(f"{kind} is never sent to a {role}")
-        step.outputs.append(NotificationRequested(
-            event_id=uuid5(_NS, notification_id), occurred_at=now, course_id=plan.course_id,
-            notification_id=notification_id, kind=kind, recipient_id=recipient,
-            recipient_role=role, about_employee_id=plan.employee_id,
-            psychologist_id=plan.psychologist_id, requires_consent=requires,
-            facts=NotificationFacts(**facts), late=late))
+        step.outputs.append(notification(step.plan, suffix, kind, recipient, role, now, late,
+                                         **facts))
 
     # --- time ---------------------------------------------------------------------------
 
     def stage_moments(self, point: ContactPoint) -> list[tuple[Stage, datetime]]:
-        """The reminder moments of a point, at the policy's time on working days."""
-        key = (point.due_from, point.due_by, point.state == "blocked_no_consent")
-        moments = self._moments.get(key)
-        if moments is None:
-            if len(self._moments) > 100_000:
-                self._moments.clear()
-            moments = self._moments[key] = tuple(self._compute_moments(*key))
-        return list(moments)
-
-    def _compute_moments(self, due_from: date, due_by: date,
-                         blocked: bool) -> list[tuple[Stage, datetime]]:
-        at = self.policy.reminder_time
-        cal = self.calendar
-        due = cal.next_working_moment(_midnight(due_from), at)
-        overdue = cal.next_working_moment(_midnight(cal.add_working_days(due_by, 1)), at)
-        if blocked:
-            return [("consent_due", due), ("consent_overdue", overdue)]
-        escalate = cal.next_working_moment(_midnight(cal.add_working_days(
-            due_by, 1 + self.policy.escalate_after_overdue_working_days)), at)
-        return [("due", due), ("overdue", overdue), ("escalated", escalate)]
-
-    def _pending(self, point: ContactPoint) -> list[tuple[Stage, datetime]]:
-        return [(s, t) for s, t in self.stage_moments(point) if s not in point.fired]
-
-    def _with_next_fire(self, plan: CoursePlan) -> CoursePlan:
-        moments = [t for p in plan.points.values() if p.is_open for _, t in self._pending(p)[:1]]
-        return plan.model_copy(update={"next_fire_at": min(moments) if moments else None})
+        return self.moments.of(point)
 
     def fire_due(self, plan: CoursePlan, now: datetime) -> Step:
         """Every reminder whose moment has come is sent once; one whose moment passed while
         the scheduler was down is sent now, marked late."""
         step = Step(plan)
         for point in sorted(plan.points.values(), key=lambda p: p.point_id):
-            for stage, moment in self._pending(point):
+            for stage, moment in self.moments.pending(point):
                 if moment > now or not point.is_open:
                     break
                 late = (now - moment).total_seconds() > self.policy.late_after_seconds
                 point = self._fire(step, point, stage, moment, now, late)
-        step.plan = self._with_next_fire(step.plan)
+        step.plan = self.moments.with_next_fire(step.plan)
         return step
 
     def _fire(self, step: Step, point: ContactPoint, stage: Stage, moment: datetime,
@@ -285,8 +240,3 @@ class ContactPlanner:
                          plan.leader_id, "leader", now, late, **facts)
         return point
 
-
-def _midnight(day: date) -> datetime:
-    from shared.calendar import at_wall_clock
-
-    return at_wall_clock(day, datetime.min.time())
