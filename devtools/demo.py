@@ -35,6 +35,7 @@ from shared.events import (
     ReferralSubmitted,
     ReferredPerson,
 )
+from shared.events.people import ReminderPreference
 from shared.kafka import EventProducer
 from shared.settings import KafkaSettings
 from shared.topics import Topics, create_topics
@@ -83,14 +84,19 @@ CASES = [
 ]
 
 
-def referral(case: Case, at: datetime) -> ReferralSubmitted:
+def referral(case: Case, at: datetime,
+             reminders: ReminderPreference | None = None) -> ReferralSubmitted:
+    """Pia and Tove state no preference unless `reminders` says: staff get the morning digest."""
+    staff = {"reminders": reminders}
     return ReferralSubmitted(occurred_at=at, referral_id=case.referral_id, employee=case.employee,
-                             leader=case.leader, psychologist=PSYCHOLOGIST, team_lead=TEAM_LEAD,
+                             leader=case.leader, psychologist=PSYCHOLOGIST.model_copy(update=staff),
+                             team_lead=TEAM_LEAD.model_copy(update=staff),
                              workplace="Kommunen", reason_category="stress_related",
                              employee_consents_to_leader_contact=case.consents)
 
 
-async def play(settings: KafkaSettings, clock: ScaledClock, until: datetime) -> None:
+async def play(settings: KafkaSettings, clock: ScaledClock, until: datetime,
+               reminders: ReminderPreference | None = None) -> None:
     topics = Topics(settings.topic_prefix)
     producer = EventProducer(settings.aiokafka_kwargs())
     await producer.start()
@@ -104,7 +110,8 @@ async def play(settings: KafkaSettings, clock: ScaledClock, until: datetime) -> 
 
     try:
         now = clock.now()
-        await producer.publish_all([(topics.referrals, referral(c, now)) for c in CASES])
+        await producer.publish_all([(topics.referrals, referral(c, now, reminders))
+                                    for c in CASES])
         anna, cecilie, dorte = (course_id_for(c) for c in ("demo-anna", "demo-cecilie",
                                                              "demo-dorte"))
         # What a leader writes on the referral is only the leader's word. The employee's own
@@ -230,9 +237,11 @@ def report(mails: list[Mail], sms: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def run(bootstrap: str | None = None, days: float = 3.0, quiet: bool = False) -> tuple[
+def run(bootstrap: str | None = None, days: float = 3.0, quiet: bool = False,
+        reminders: ReminderPreference | None = None) -> tuple[
         list[Mail], list[dict[str, object]]]:
-    """Run the scenario for `days` of scaled time; returns the mails and SMS delivered."""
+    """Run the scenario for `days` of scaled time; returns the mails and SMS delivered. The
+    staff get the morning digest, or each reminder on its own with `reminders="each"`."""
     started_broker = False
     home = kafka_broker.default_home()
     if bootstrap is None:
@@ -276,7 +285,7 @@ def run(bootstrap: str | None = None, days: float = 3.0, quiet: bool = False) ->
                 print(f"  {case.employee.name:15} (leader {case.leader.name}): {case.story}")
         while time.time() < origin:
             time.sleep(0.2)
-        asyncio.run(play(settings, clock, START + timedelta(days=days)))
+        asyncio.run(play(settings, clock, START + timedelta(days=days), reminders))
         time.sleep(2)
         if not quiet:
             print(report(sink.mails, sms.messages))

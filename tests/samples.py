@@ -50,7 +50,10 @@ def referral(referral_id: str = "r-1", consent: bool = True, **over: object) -> 
         referral_id=referral_id,
         employee=ReferredPerson(name="Emma Employee", email="emma@example.org", phone="+4520304050"),
         leader=ReferredPerson(name="Lars Leader", email="lars@example.org", phone="+4521314151"),
-        psychologist=ReferredPerson(person_id="psy-1", name="Pia Psykolog", email="pia@tidlig.dk"),
+        # Staff get the morning digest unless they say otherwise; the tests built on this
+        # referral follow the single reminders.
+        psychologist=ReferredPerson(person_id="psy-1", name="Pia Psykolog", email="pia@tidlig.dk",
+                                    reminders="each"),
         workplace="Kommunen",
         reason_category="stress_related",
         sick_leave="at_risk",

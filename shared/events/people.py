@@ -48,7 +48,7 @@ class ContactDetails(BaseModel):
     phone: Phone | None = None
     language: Language = "da"
     preferred_channel: Channel | None = None
-    # Staff only: one morning digest, or each reminder on its own (also when not stated).
+    # Staff only: each reminder on its own, or one morning digest (also when not stated).
     reminders: ReminderPreference | None = None
 
     @property

@@ -22,6 +22,7 @@ from shared.events import (
     ReferralSubmitted,
     ReferredPerson,
 )
+from shared.events.people import ReminderPreference
 from shared.kafka import EventProducer
 from tests.browser.conftest import Stack, check_page
 from tests.browser.pages import form_fields, log_in, reload_until, switch_language
@@ -93,16 +94,18 @@ async def _events_until(stack: Stack, topic: str, match: Any, timeout: float = 6
             return found
 
 
-async def _refer(stack: Stack, referral_id: str, employee: str, psychologist: str) -> str:
+async def _refer(stack: Stack, referral_id: str, employee: str, psychologist: str,
+                 reminders: ReminderPreference | None = None) -> str:
     """A referral as the intake receives it (from this portal or any other producer)."""
     producer = EventProducer(stack.kafka.aiokafka_kwargs())
     await producer.start()
     try:
         person = BY_SUB[employee]
+        staff = BY_SUB[psychologist].person().model_copy(update={"reminders": reminders})
         await producer.publish(stack.topics.referrals, ReferralSubmitted(
             occurred_at=stack.now(), referral_id=referral_id,
             employee=ReferredPerson(name=person.name, email=person.email),
-            leader=BY_SUB["lars"].person(), psychologist=BY_SUB[psychologist].person(),
+            leader=BY_SUB["lars"].person(), psychologist=staff,
             team_lead=BY_SUB["tove"].person(), workplace="Rådhuset",
             reason_category="stress_related", employee_consents_to_leader_contact=False))
     finally:
@@ -302,9 +305,10 @@ async def test_team_lead_and_management_read_the_anonymous_reports_and_others_ma
 
 async def test_a_psychologist_follows_the_link_in_a_reminder_mail_to_the_course_page(
         stack: Stack, new_page: Any) -> None:
-    course_id = await _refer(stack, "browser-link", "anna", "pia")
+    course_id = await _refer(stack, "browser-link", "anna", "pia", reminders="each")
     link = f"{stack.url}/courses/{course_id}"
-    # No consent yet: the start call waits, and Pia is reminded to discuss consent, by mail.
+    # No consent yet: the start call waits, and Pia, who wants each reminder on its own, is
+    # reminded to discuss consent, by mail.
     await wait_for(lambda: any(m.to == "pia@tidlig.dk" and link in m.body
                                for m in stack.sink.mails), 90)
     await wait_for(lambda: any(m.to == "lars@example.org" for m in stack.sink.mails), 60)

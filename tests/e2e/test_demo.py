@@ -25,9 +25,14 @@ def test_the_demo_delivers_exactly_what_consent_allows(kafka_bootstrap: str) -> 
     assert [m["recipients"] for m in sms] == [[{"msisdn": 4521314151}]] * 3
     assert "trepartssamtale" in str(sms[2]["message"])
     assert by_person["dorte@example.org"] == ["Trepartssamtale aftalt"]
+    # Pia gets one digest each working morning instead of the single reminders, and the news
+    # of the agreed meeting as it happens.
     psychologist = by_person["pia@tidlig.dk"]
-    assert psychologist.count("Drøft samtykke til lederkontakt") >= 2
+    assert [s for s in psychologist if s.startswith("Dagens lederkontakter")] == [
+        "Dagens lederkontakter 30.11.2026", "Dagens lederkontakter 01.12.2026",
+        "Dagens lederkontakter 02.12.2026"]
     assert "Trepartssamtale aftalt" in psychologist
+    assert not [s for s in psychologist if s.startswith(("Påmindelse", "Drøft samtykke"))]
     # No employee hears anything but the meeting they agreed to.
     for employee in ("anna@example.org", "bo@example.org", "cecilie@example.org"):
         assert employee not in by_person

@@ -45,8 +45,11 @@ SPEED = 6 * 3600.0
 # scaled time: 28 s at SPEED.
 CHAIN_SECONDS = 7 * 24 * 3600 / SPEED
 SENDER_DOMAIN = "tidlig-indsats.dk"
-PSY = ReferredPerson(person_id="psy-1", name="Pia Psykolog", email="pia@tidlig.dk")
-LEAD = ReferredPerson(person_id="lead-1", name="Tove Teamleder", email="tove@tidlig.dk")
+# Staff who ask for each reminder on its own: every expected notification is one message.
+PSY = ReferredPerson(person_id="psy-1", name="Pia Psykolog", email="pia@tidlig.dk",
+                     reminders="each")
+LEAD = ReferredPerson(person_id="lead-1", name="Tove Teamleder", email="tove@tidlig.dk",
+                      reminders="each")
 
 
 def referral(run: str, i: int, at: datetime) -> ReferralSubmitted:

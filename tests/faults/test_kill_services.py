@@ -38,8 +38,11 @@ START = datetime(2026, 11, 30, 7, 0, tzinfo=COPENHAGEN)
 SPEED = 6 * 3600.0
 KILLS = int(os.environ.get("LEDERKONTAKT_FAULT_KILLS", "20"))
 COURSES = int(os.environ.get("LEDERKONTAKT_FAULT_COURSES", "12"))
-PSY = ReferredPerson(person_id="psy-1", name="Pia Psykolog", email="pia@tidlig.dk")
-LEAD = ReferredPerson(person_id="lead-1", name="Tove Teamleder", email="tove@tidlig.dk")
+# Staff who ask for each reminder on its own: every expected notification is one message.
+PSY = ReferredPerson(person_id="psy-1", name="Pia Psykolog", email="pia@tidlig.dk",
+                     reminders="each")
+LEAD = ReferredPerson(person_id="lead-1", name="Tove Teamleder", email="tove@tidlig.dk",
+                      reminders="each")
 
 
 def referral(i: int, at: datetime) -> ReferralSubmitted:

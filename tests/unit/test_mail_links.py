@@ -26,7 +26,7 @@ from tests.unit.test_portal_pages import _client
 PORTAL = "https://portal.tidlig-indsats.dk"
 COURSE = "c-7f3a9b2c"
 RECIPIENT = Person(person_id="r", name="Rikke Modtager", email="rikke@example.org",
-                   phone="+4520304050")
+                   phone="+4520304050", reminders="each")
 PSYCHOLOGIST = Person(person_id="p", name="Pia", email="pia@tidlig.dk", phone="+4520304051")
 AUDIENCE = [(kind, role) for kind, spec in KINDS.items() for role in spec.audience]
 

@@ -28,9 +28,9 @@ from tests.fakes import FakeProducer, FakeView, RecordingSender, RecordingSms, m
 AT = datetime(2026, 11, 26, 12, tzinfo=COPENHAGEN)
 PEOPLE = {
     "lead": Person(person_id="lead", name="Lars", email="lars@example.org"),
-    "psy": Person(person_id="psy", name="Pia", email="pia@tidlig.dk"),
+    "psy": Person(person_id="psy", name="Pia", email="pia@tidlig.dk", reminders="each"),
     "emp": Person(person_id="emp", name="Emma", email="emma@example.org"),
-    "boss": Person(person_id="boss", name="Bo", email="bo@tidlig.dk"),
+    "boss": Person(person_id="boss", name="Bo", email="bo@tidlig.dk", reminders="each"),
 }
 ROLE_TO_ID = {"leader": "lead", "psychologist": "psy", "employee": "emp", "team_lead": "boss"}
 

@@ -156,3 +156,24 @@ def test_temporary_failures_are_retried_until_the_budget_is_spent() -> None:
     assert retry_moment(5, 5, AT, None, 2.0) is None
     again = retry_moment(1, 5, AT, 30.0, 2.0)
     assert again is not None and (again - AT).total_seconds() >= 30.0
+
+
+def test_staff_who_state_no_preference_get_the_digest_and_those_who_ask_for_each_get_singles() -> None:
+    from services.notifier.domain.delivery import Send, Suppress, plan_delivery
+
+    reminder = request("contact_reminder", "psychologist", "none")
+    assert PSY.reminders is None
+    assert plan_delivery(reminder, PSY, None, MEMBERS, AT) == Suppress("in_daily_digest")
+    each = PSY.model_copy(update={"reminders": "each"})
+    assert plan_delivery(reminder, each, None, MEMBERS, AT) == Send("email", each)
+    # Without an e-mail address there is no digest to carry it: the reminder goes by SMS.
+    sms_only = PSY.model_copy(update={"email": None})
+    assert plan_delivery(reminder, sms_only, None, MEMBERS, AT) == Send("sms", sms_only)
+
+
+def test_leaders_always_get_single_messages_whatever_their_preference_says() -> None:
+    from services.notifier.domain.delivery import Send, plan_delivery
+
+    digest_leader = LEADER.model_copy(update={"reminders": "digest"})
+    for leader in (LEADER, digest_leader):
+        assert plan_delivery(request(), leader, consented(True), MEMBERS, AT) == Send("email", leader)

@@ -164,7 +164,8 @@ def test_the_referral_service_does_not_record_mis_keyed_or_future_consent() -> N
 
 # --- the notifier ---------------------------------------------------------------------------
 
-PEOPLE = {"psy": Person(person_id="psy", name="Pia", email="pia@tidlig.dk"),
+# Pia asked for each reminder on its own: these tests follow single messages.
+PEOPLE = {"psy": Person(person_id="psy", name="Pia", email="pia@tidlig.dk", reminders="each"),
           "lead": Person(person_id="lead", name="Lars", email="lars@example.org")}
 
 

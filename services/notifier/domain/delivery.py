@@ -14,10 +14,10 @@ from shared.notification_kinds import DIGESTED_KINDS, STAFF_ROLES
 
 
 def wants_digest(person: Person) -> bool:
-    """Staff who asked for the morning digest get it instead of the single reminders (not yet
-    the default: until the portal offers the choice, nobody is moved without asking); it needs
-    an e-mail address, so someone without one keeps the single reminders on their channel."""
-    return person.reminders == "digest" and person.email is not None
+    """Staff get the morning digest instead of the single reminders unless they asked for each
+    reminder on its own; it needs an e-mail address, so someone without one keeps the single
+    reminders on their channel. Callers ask only about staff: leaders always get single messages."""
+    return person.reminders != "each" and person.email is not None
 
 
 @dataclass(frozen=True)
