@@ -29,6 +29,8 @@ class Route:
 ROUTES: dict[type[Event], Route] = {
     ev.ReferralSubmitted: Route("referrals"),
     ev.ReferralWithdrawn: Route("referrals"),
+    # Staff's own choice from the portal; the referral service writes it onto `people`.
+    ev.RemindersChosen: Route("referrals"),
     ev.CourseStarted: Route("courses", (REFERRAL,)),
     ev.CourseCancelled: Route("courses", (REFERRAL,)),
     ev.CourseEnded: Route("sessions"),

@@ -9,12 +9,13 @@ from faststream.asgi import AsgiFastStream
 from services.referral.domain.intake import IntakeRecord
 from services.referral.handlers import ReferralHandlers
 from shared.clock import Clock, SystemClock, clock_from_env
-from shared.events import ConsentRecorded, decode_event, encode_event
+from shared.events import ConsentRecorded, Person, PersonUpserted, decode_event, encode_event
 from shared.logging import configure_logging
 from shared.ops import run
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
 from shared.telemetry import configure_tracing
+from shared.views import GlobalView
 
 INTAKE_GROUP = "referral"
 CONSENT_GROUP = "referral-consent"
@@ -22,6 +23,11 @@ CONSENT_GROUP = "referral-consent"
 
 def _decode_consent(raw: bytes) -> ConsentRecorded:
     return cast(ConsentRecorded, decode_event(raw, (ConsentRecorded,)))
+
+
+def _person(raw: bytes) -> Person | None:
+    event = decode_event(raw)
+    return event.person if isinstance(event, PersonUpserted) else None
 
 
 class ReferralService(ServiceShell):
@@ -33,8 +39,10 @@ class ReferralService(ServiceShell):
                                  IntakeRecord.model_validate_json, inputs=[topics.referrals])
         self.consents = self.table(topics.consents, encode_event, _decode_consent,
                                    inputs=[topics.courses, topics.sessions])
+        # Its own output read back: a referral that re-names staff keeps what they chose.
+        self.people: GlobalView[Person] = GlobalView(topics.people, self.kafka_kwargs, _person)
         self.handlers = ReferralHandlers(topics, self.producer, self.intake, self.consents,
-                                         clock or SystemClock())
+                                         clock or SystemClock(), self.people)
         self.subscribe(topics.referrals, group=INTAKE_GROUP, table=self.intake,
                        handle=self.handlers.on_referrals, batch_size=batch_size)
         self.subscribe(topics.courses, topics.sessions, group=CONSENT_GROUP, table=self.consents,
@@ -43,7 +51,13 @@ class ReferralService(ServiceShell):
     def health(self) -> dict[str, object]:
         return {"ok": self.intake.ready.is_set() and self.consents.ready.is_set(),
                 "partitions": sorted(self.intake.owned), "referrals_known": len(self.intake),
-                "courses_with_consent": len(self.consents)}
+                "courses_with_consent": len(self.consents), "people_known": len(self.people)}
+
+    async def open_adapters(self) -> None:
+        await self.people.start()
+
+    async def close_adapters(self) -> None:
+        await self.people.stop()
 
 
 def create_app() -> AsgiFastStream:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from services.referral.domain import consent as consent_rules
 from services.referral.domain.intake import IntakeDecision, IntakeRecord, decide_intake, stable_id
+from services.referral.domain.people import Known, choose_reminders
 from shared import telemetry
 from shared.catalogue import events_on
 from shared.clock import Clock, SystemClock
@@ -17,8 +18,11 @@ from shared.events import (
     ConsentRecorded,
     Event,
     EventDecodeError,
+    Person,
+    PersonUpserted,
     ReferralSubmitted,
     ReferralWithdrawn,
+    RemindersChosen,
     decode_event,
 )
 from shared.kafka import (
@@ -36,6 +40,23 @@ from shared.topics import Topics
 log = get_logger("referral")
 
 
+class PeopleView(Protocol):
+    """Who is on `people` now (the service's own output, read back as a whole-topic view)."""
+
+    def get(self, key: str) -> Person | None: ...
+
+    async def catch_up(self) -> None: ...
+
+
+class NoPeopleView:
+    """For tests of the intake alone: nobody is on record."""
+
+    def get(self, key: str) -> Person | None:
+        return None
+
+    async def catch_up(self) -> None: ...
+
+
 @dataclass
 class ReferralHandlers:
     topics: Topics
@@ -43,6 +64,7 @@ class ReferralHandlers:
     intake: ChangelogTable[IntakeRecord]
     consents: ChangelogTable[ConsentRecorded]
     clock: Clock = field(default_factory=SystemClock)
+    people: PeopleView = field(default_factory=NoPeopleView)
 
     async def on_referral(self, record: Any) -> None:
         await self.on_referrals([record])
@@ -51,16 +73,24 @@ class ReferralHandlers:
         """A batch, in order: each referral is decided against the state left by the ones before
         it; then the outputs go out, then the state, then the offsets are committed."""
         await self.intake.wait_ready()
+        # Staff re-upserted from a referral keep the reminder preference they chose on the
+        # portal: `people` is read up to its end first, and this batch's own upserts count
+        # before it. (A choice written while this batch is under way can still be missed.)
+        await self.people.catch_up()
+        upserted: dict[str, Person] = {}
         decided: dict[str, tuple[IntakeRecord, int]] = {}
         outputs: list[Record] = []
         for record in records:
-            decided_now = await self._decide(record, decided)
+            decided_now = await self._decide(
+                record, decided, lambda pid: upserted.get(pid) or self.people.get(pid))
             if decided_now is None:
                 continue
             referral_id, decision = decided_now
             # Encoded here, so each record carries the trace of the referral it came from.
             outputs.extend(event_record(self.topics.for_event(e), e) for e in decision.outputs)
-            if decision.record is not None:
+            upserted.update((e.person.person_id, e.person) for e in decision.outputs
+                            if isinstance(e, PersonUpserted))
+            if decision.record is not None and referral_id is not None:
                 decided[referral_id] = (decision.record, record.partition)
             log.info("referral", outcome=decision.outcome, referral_id=referral_id,
                      course_id=decision.record.course_id if decision.record else None)
@@ -70,9 +100,9 @@ class ReferralHandlers:
             await self.intake.put_many([(k, v, p) for k, (v, p) in decided.items()])
 
     async def _decide(self, record: Any, decided: dict[str, tuple[IntakeRecord, int]],
-                      ) -> tuple[str, IntakeDecision] | None:
-        """A referral decided against what the batch so far left; None when it went to the
-        DLQ."""
+                      people: Known) -> tuple[str | None, IntakeDecision] | None:
+        """A referral decided against what the batch so far left (or a choice of reminders
+        written onto the person's record); None when it went to the DLQ."""
         now = self.clock.now()
         # Raw intake from any producer: the key is not checked (a referral is not yet a
         # course, and its course id follows from the referral id wherever it lands).
@@ -80,12 +110,15 @@ class ReferralHandlers:
                                             events_on("referrals"), now, keyed=False)
         if event is None:
             return None
+        if isinstance(event, RemindersChosen):
+            upsert = choose_reminders(event, people(event.person_id), now)
+            return None, IntakeDecision([upsert], outcome=f"reminders_chosen_{event.reminders}")
         assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
         known = decided[event.referral_id][0] if event.referral_id in decided \
             else self.intake.get(event.referral_id)
         try:
             with telemetry.stage("rules"):
-                return event.referral_id, decide_intake(known, event, now)
+                return event.referral_id, decide_intake(known, event, now, people)
         except Exception as exc:
             # A bug in the intake rules must not hold up the partition: the referral waits
             # in the DLQ, to be replayed once fixed. (Consent statements are not handled

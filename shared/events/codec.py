@@ -39,7 +39,7 @@ from shared.events.notifications import (
     NotificationSent,
     NotificationSuppressed,
 )
-from shared.events.people import PersonErased, PersonUpserted
+from shared.events.people import PersonErased, PersonUpserted, RemindersChosen
 
 AnyEvent = Annotated[
     Union[  # noqa: UP007 - a discriminated union needs the typing form
@@ -48,7 +48,7 @@ AnyEvent = Annotated[
         SessionScheduled, SessionHeld, SessionCancelled,
         LeaderContactLogged, FollowUpRequested, PsychologistAssigned,
         ConsentGiven, ConsentWithdrawn, ConsentRecorded, PlanSet,
-        PersonUpserted, PersonErased,
+        PersonUpserted, PersonErased, RemindersChosen,
         ContactPointScheduled, ContactPointDue, ContactPointOverdue,
         ContactPointCompleted, ContactPointCancelled, ContactPointBlocked,
         NotificationRequested, NotificationSent, NotificationSuppressed,

@@ -76,3 +76,19 @@ class PersonErased(Event):
     @property
     def key(self) -> str:
         return self.person_id
+
+
+class RemindersChosen(Event):
+    """A member of staff's own choice of how reminders reach them (the portal's settings page).
+    The referral service, which keeps `people`, writes it onto their record there."""
+
+    type: Literal["person.reminders_chosen"] = "person.reminders_chosen"
+    person_id: PersonId
+    reminders: ReminderPreference
+    # Who they are as their login says: the record to start from when `people` has none yet.
+    name: Name
+    email: EmailStr | None = None
+
+    @property
+    def key(self) -> str:
+        return self.person_id

@@ -9,6 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict
 
+from services.referral.domain.people import Known, keep_stated_reminders, nobody
 from shared.calendar import local_date
 from shared.events import (
     CourseCancelled,
@@ -59,21 +60,25 @@ def person_id_for(person: ReferredPerson) -> str:
     return f"p-{stable_id('person', handle).hex[:20]}"
 
 
-def _person(details: ReferredPerson, at: datetime, course_id: str) -> PersonUpserted:
+def _person(details: ReferredPerson, at: datetime, course_id: str,
+            known: Known) -> PersonUpserted:
     pid = person_id_for(details)
-    person = Person(person_id=pid, **details.model_dump(exclude={"person_id"}))
+    person = keep_stated_reminders(
+        Person(person_id=pid, **details.model_dump(exclude={"person_id"})), known(pid))
     return PersonUpserted(event_id=stable_id(course_id, "person", pid), occurred_at=at,
                           person=person)
 
 
-def open_course(referral: ReferralSubmitted, now: datetime) -> IntakeDecision:
-    """A new referral opens one course, records its people and sends the leader a receipt.
-    The receipt needs no employee consent: the leader made the referral themselves."""
+def open_course(referral: ReferralSubmitted, now: datetime,
+                known: Known = nobody) -> IntakeDecision:
+    """A new referral opens one course, records its people (`known` says who is on record
+    already) and sends the leader a receipt. The receipt needs no employee consent: the
+    leader made the referral themselves."""
     course_id = course_id_for(referral.referral_id)
     correlation = referral.correlation_id
     people = [p for p in (referral.employee, referral.leader, referral.psychologist,
                           referral.team_lead) if p is not None]
-    outputs: list[Event] = [_person(p, now, course_id) for p in people]
+    outputs: list[Event] = [_person(p, now, course_id, known) for p in people]
     leader_id = person_id_for(referral.leader)
     psychologist_id = person_id_for(referral.psychologist) if referral.psychologist else None
     outputs.append(CourseStarted(
@@ -96,14 +101,15 @@ def open_course(referral: ReferralSubmitted, now: datetime) -> IntakeDecision:
 
 
 def decide_intake(
-    known: IntakeRecord | None, event: ReferralSubmitted | ReferralWithdrawn, now: datetime
+    known: IntakeRecord | None, event: ReferralSubmitted | ReferralWithdrawn, now: datetime,
+    people: Known = nobody,
 ) -> IntakeDecision:
     """A referral id opens at most one course; a withdrawal cancels it, and a withdrawal that
     comes first means a later submission of the same referral opens nothing."""
     if isinstance(event, ReferralSubmitted):
         if known is not None:
             return IntakeDecision(outcome="duplicate")
-        return open_course(event, now)
+        return open_course(event, now, people)
     if known is None:
         return IntakeDecision(record=IntakeRecord(course_id=None, status="withdrawn"),
                               outcome="withdrawn_before_submitted")

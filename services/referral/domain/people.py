@@ -1,0 +1,35 @@
+"""What the service writes on `people`: the details a referral gives, and staff's own choice of
+how reminders reach them, which no referral that is silent about it may undo."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import NAMESPACE_URL, uuid5
+
+from shared.events import Person, PersonUpserted, RemindersChosen
+
+_NS = uuid5(NAMESPACE_URL, "https://lederkontakt/ids/reminders")
+Known = Callable[[str], Person | None]
+
+
+def nobody(_: str) -> Person | None:
+    return None
+
+
+def keep_stated_reminders(person: Person, known: Person | None) -> Person:
+    """A referral that does not state a reminder preference keeps the one already on record;
+    one that states it sets it."""
+    if person.reminders is not None or known is None or known.reminders is None:
+        return person
+    return person.model_copy(update={"reminders": known.reminders})
+
+
+def choose_reminders(event: RemindersChosen, known: Person | None,
+                     now: datetime) -> PersonUpserted:
+    """The person's record as it is, with their choice; someone no referral has named yet
+    starts from the name and address their login gave."""
+    base = known or Person(person_id=event.person_id, name=event.name, email=event.email)
+    person = base.model_copy(update={"reminders": event.reminders})
+    return PersonUpserted(event_id=uuid5(_NS, str(event.event_id)), occurred_at=now,
+                          correlation_id=event.correlation_id, person=person)

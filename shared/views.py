@@ -1,0 +1,143 @@
+"""A live, whole-topic view of a compacted topic (people, consents, plans), as a Kafka Streams
+GlobalKTable: replayed on start, then tailed; `catch_up` waits until the view holds
+everything the topic held at the moment of asking. The notifier reads people, consents and
+plans this way; the referral service reads people, so a re-upsert keeps what staff chose."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.events import EventDecodeError
+from shared.logging import get_logger
+from shared.ops import VIEW_SKIPPED
+from shared.reader import batches, open_reader
+
+V = TypeVar("V")
+log = get_logger("views")
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, EventDecodeError):
+        return exc.reason
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+class GlobalView(Generic[V]):
+    def __init__(self, topic: str | Sequence[str], kafka_kwargs: dict[str, Any],
+                 decode: Callable[[bytes], V | None]) -> None:
+        self.topics = [topic] if isinstance(topic, str) else list(topic)
+        self.topic = ",".join(self.topics)
+        self._kafka_kwargs = kafka_kwargs
+        self._decode = decode
+        self._values: dict[str, V] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        # End offsets are asked on a client of their own: on the tailing consumer's connection
+        # the request would queue behind its long-polling fetch.
+        self._offsets: AIOKafkaConsumer | None = None
+        self._tps: list[TopicPartition] = []
+        self._task: asyncio.Task[None] | None = None
+        self._progress = asyncio.Condition()
+        # Catch-up rounds are shared: callers that arrive while one round runs wait for the
+        # next, which starts after them, so each gets the guarantee at one query per round.
+        self._next_round: asyncio.Future[None] | None = None
+        self._rounds: asyncio.Task[None] | None = None
+
+    def get(self, key: str) -> V | None:
+        return self._values.get(key)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def values(self) -> list[V]:
+        return list(self._values.values())
+
+    async def start(self) -> None:
+        consumer = await open_reader(self._kafka_kwargs, *self.topics, fetch_max_wait_ms=50)
+        self._consumer = consumer
+        self._tps = sorted(consumer.assignment())
+        self._offsets = AIOKafkaConsumer(**self._kafka_kwargs, group_id=None,
+                                         enable_auto_commit=False)
+        await self._offsets.start()
+        self._task = asyncio.create_task(self._tail())
+        await self.catch_up()
+        log.info("view_ready", topic=self.topic, keys=len(self._values))
+
+    async def stop(self) -> None:
+        if self._rounds is not None:
+            self._rounds.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rounds
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._offsets is not None:
+            await self._offsets.stop()
+
+    async def _tail(self) -> None:
+        assert self._consumer is not None
+        async for records in batches(self._consumer, timeout_ms=100, max_records=5000):
+            for record in records:
+                try:
+                    self._apply(record)
+                except Exception as exc:
+                    # The owner of the topic dead-letters it; a view must not stop over it
+                    # (whatever the decoder raised), and the skip is counted for operators.
+                    VIEW_SKIPPED.labels(self.topic).inc()
+                    log.warning("view_skipped_record", topic=self.topic,
+                                offset=record.offset, reason=_reason(exc))
+            async with self._progress:
+                self._progress.notify_all()
+
+    def _apply(self, record: Any) -> None:
+        if record.key is None:
+            return
+        key = record.key.decode(errors="replace")
+        value = None if record.value is None else self._decode(record.value)
+        if value is None:
+            self._values.pop(key, None)
+        else:
+            self._values[key] = value
+
+    async def catch_up(self, timeout: float = 10.0) -> None:
+        """Return once every record written to the topic before this call has been applied."""
+        if self._next_round is None:
+            self._next_round = asyncio.get_running_loop().create_future()
+            # An exception nobody waits for any more must not be reported as unretrieved.
+            self._next_round.add_done_callback(lambda f: f.cancelled() or f.exception())
+        round_ = self._next_round
+        if self._rounds is None or self._rounds.done():
+            self._rounds = asyncio.create_task(self._run_rounds(timeout))
+        await asyncio.wait_for(asyncio.shield(round_), timeout)
+
+    async def _run_rounds(self, timeout: float) -> None:
+        while self._next_round is not None:
+            round_, self._next_round = self._next_round, None
+            try:
+                await asyncio.wait_for(self._one_round(), timeout)
+            except Exception as exc:
+                round_.set_exception(exc)
+            else:
+                round_.set_result(None)
+
+    async def _one_round(self) -> None:
+        assert self._consumer is not None and self._offsets is not None
+        consumer = self._consumer
+        end = await self._offsets.end_offsets(self._tps)
+
+        async def reached() -> bool:
+            for tp in self._tps:
+                if end[tp] and await consumer.position(tp) < end[tp]:
+                    return False
+            return True
+
+        while not await reached():
+            async with self._progress:
+                await self._progress.wait()
