@@ -25,6 +25,7 @@ from services.portal.domain.reports import ReportShelf
 from services.portal.domain.views import PortalView
 from services.portal.i18n import Language
 from services.portal.pages import common, employee, leader, psychologist, reports, team_lead
+from services.portal.pages import settings as settings_page
 from services.portal.security import GuardMiddleware, Receive, Scope, Send
 from services.portal.web import LoginRequired, flash, language, render
 from services.reporting.domain.orgunits import OrgUnits
@@ -193,7 +194,7 @@ def create_app(settings: PortalSettings | None = None, kafka: KafkaSettings | No
     app = FastAPI(lifespan=_lifespan(portal), docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal = portal
     for router in (common.router, leader.router, employee.router, psychologist.router,
-                   team_lead.router, reports.router):
+                   team_lead.router, reports.router, settings_page.router):
         app.include_router(router)
 
     _guard(app, settings)

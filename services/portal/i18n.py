@@ -22,6 +22,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "nav.worklist": ("Min dag", "My day"),
     "nav.overview": ("Overblik", "Overview"),
     "nav.reports": ("Rapporter", "Reports"),
+    "nav.settings": ("Indstillinger", "Settings"),
     "nav.logout": ("Log ud", "Log out"),
     "home.title": ("Velkommen", "Welcome"),
     "home.hello": ("Du er logget ind som {name}.", "You are logged in as {name}."),
@@ -107,6 +108,27 @@ TEXTS: dict[str, tuple[str, str]] = {
     "consent.none": ("Du har ikke noget aktivt forløb.", "You have no active course."),
     "flash.consent_saved": ("Dit svar er gemt.", "Your answer is saved."),
     "flash.saved": ("Gemt.", "Saved."),
+    "settings.title": ("Indstillinger", "Settings"),
+    "settings.reminders": ("Sådan vil jeg have mine påmindelser",
+                           "How I want my reminders"),
+    "settings.reminders_help": (
+        "Påmindelser om lederkontakter og forsinkede kontakter kan komme samlet i én mail kl. "
+        "8.30 på hverdage, eller som en mail hver gang noget skal gøres.",
+        "Reminders about leader contacts and overdue contacts can come together in one mail "
+        "at 8:30 on working days, or as a mail each time something is to be done."),
+    "settings.digest": ("Én samlet mail om morgenen", "One mail with everything in the morning"),
+    "settings.each": ("Hver besked for sig", "Each message on its own"),
+    "settings.save": ("Gem", "Save"),
+    "settings.now.digest": ("Du får nu én samlet mail om morgenen.",
+                            "You now get one mail with everything in the morning."),
+    "settings.now.each": ("Du får nu hver besked for sig.",
+                          "You now get each message on its own."),
+    "settings.no_email": ("Vi har ingen e-mailadresse på dig, så dine påmindelser kommer "
+                          "enkeltvis, som sms.",
+                          "We have no e-mail address for you, so your reminders come one by "
+                          "one, by SMS."),
+    "settings.leaders": ("Ledere får altid hver besked for sig.",
+                         "Leaders always get each message on its own."),
     "flash.slow": ("Gemt, men siden viser det ikke endnu. Opdater siden om lidt.",
                    "Saved, but the page does not show it yet. Reload the page in a moment."),
     "worklist.title": ("Min dag", "My day"),

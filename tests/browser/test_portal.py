@@ -19,10 +19,11 @@ from shared.events import (
     ContactPointCompleted,
     LeaderContactLogged,
     NotificationRequested,
+    PersonUpserted,
     ReferralSubmitted,
     ReferredPerson,
+    RemindersChosen,
 )
-from shared.events.people import ReminderPreference
 from shared.kafka import EventProducer
 from tests.browser.conftest import Stack, check_page
 from tests.browser.pages import form_fields, log_in, reload_until, switch_language
@@ -94,18 +95,16 @@ async def _events_until(stack: Stack, topic: str, match: Any, timeout: float = 6
             return found
 
 
-async def _refer(stack: Stack, referral_id: str, employee: str, psychologist: str,
-                 reminders: ReminderPreference | None = None) -> str:
+async def _refer(stack: Stack, referral_id: str, employee: str, psychologist: str) -> str:
     """A referral as the intake receives it (from this portal or any other producer)."""
     producer = EventProducer(stack.kafka.aiokafka_kwargs())
     await producer.start()
     try:
         person = BY_SUB[employee]
-        staff = BY_SUB[psychologist].person().model_copy(update={"reminders": reminders})
         await producer.publish(stack.topics.referrals, ReferralSubmitted(
             occurred_at=stack.now(), referral_id=referral_id,
             employee=ReferredPerson(name=person.name, email=person.email),
-            leader=BY_SUB["lars"].person(), psychologist=staff,
+            leader=BY_SUB["lars"].person(), psychologist=BY_SUB[psychologist].person(),
             team_lead=BY_SUB["tove"].person(), workplace="Rådhuset",
             reason_category="stress_related", employee_consents_to_leader_contact=False))
     finally:
@@ -303,12 +302,64 @@ async def test_team_lead_and_management_read_the_anonymous_reports_and_others_ma
     assert response is not None and response.status == 403
 
 
+async def _reminders_on_record(stack: Stack, person_id: str, reminders: str) -> None:
+    """Wait until the referral service has written the choice on `people`."""
+    assert await _events_until(stack, stack.topics.people, lambda e: isinstance(
+        e, PersonUpserted) and e.person.person_id == person_id
+        and e.person.reminders == reminders), f"{person_id}: {reminders} not on people"
+
+
+async def test_a_team_lead_chooses_each_message_on_its_own_on_a_phone_with_the_keyboard(
+        stack: Stack, browser: Any) -> None:
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                        has_touch=True)
+    context.set_default_timeout(30_000)
+    page: Page = await context.new_page()
+    try:
+        await log_in(page, stack.url, "tove", "/settings")
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        # Nothing stated yet: staff get the morning digest.
+        assert await page.get_by_label("Én samlet mail om morgenen").is_checked()
+        await check_page(page, "settings-phone")
+        await page.focus("#reminders-digest")
+        await page.keyboard.press("ArrowDown")  # arrows move within the radio group
+        assert await page.get_by_label("Hver besked for sig").is_checked()
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.tagName") == "BUTTON"
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("text=Du får nu hver besked for sig.")
+        assert "Gemt." in await page.inner_text("main")
+        assert await page.get_by_label("Hver besked for sig").is_checked()
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        await check_page(page, "settings-phone")
+        await switch_language(page, "en")
+        assert await page.get_by_label("Each message on its own").is_checked()
+        await check_page(page, "settings-phone")
+    finally:
+        await context.close()
+    await _reminders_on_record(stack, "lead-tove", "each")
+    chosen = [e for e in await read_events(stack.kafka, stack.topics.referrals,
+                                           expect=1_000_000, timeout=2)
+              if isinstance(e, RemindersChosen) and e.person_id == "lead-tove"]
+    assert [(e.reminders, e.name) for e in chosen] == [("each", "Tove Teamleder")]
+
+
 async def test_a_psychologist_follows_the_link_in_a_reminder_mail_to_the_course_page(
         stack: Stack, new_page: Any) -> None:
-    course_id = await _refer(stack, "browser-link", "anna", "pia", reminders="each")
+    # Pia wants each reminder on its own: she says so on her settings page.
+    settings: Page = await new_page()
+    await log_in(settings, stack.url, "pia", "/settings")
+    await settings.get_by_label("Hver besked for sig").check()
+    await settings.get_by_role("button", name="Gem").click()
+    await settings.wait_for_selector("text=Du får nu hver besked for sig.")
+    await check_page(settings, "settings")
+    await switch_language(settings, "en")
+    await check_page(settings, "settings")
+    await _reminders_on_record(stack, "psy-pia", "each")
+    # The referral names Pia without a word about reminders: her choice stands.
+    course_id = await _refer(stack, "browser-link", "anna", "pia")
     link = f"{stack.url}/courses/{course_id}"
-    # No consent yet: the start call waits, and Pia, who wants each reminder on its own, is
-    # reminded to discuss consent, by mail.
+    # No consent yet: the start call waits, and Pia is reminded to discuss consent, by mail.
     await wait_for(lambda: any(m.to == "pia@tidlig.dk" and link in m.body
                                for m in stack.sink.mails), 90)
     await wait_for(lambda: any(m.to == "lars@example.org" for m in stack.sink.mails), 60)

@@ -181,3 +181,24 @@ async def test_a_cpr_number_in_a_name_is_refused_and_travels_nowhere(
         for record in await read_records(kafka, topic, expect=10**6, timeout=2):
             assert b"0102031234" not in (record.value or b"") + (record.key or b""), topic
     assert "0102031234" not in capsys.readouterr().err
+
+
+async def test_a_choice_of_reminders_survives_the_next_referral_that_names_the_psychologist(
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer, service: ReferralService
+) -> None:
+    from shared.events import PersonUpserted, ReferredPerson, RemindersChosen
+
+    silent = ReferredPerson(person_id="psy-9", name="Pia Psykolog", email="pia@tidlig.dk")
+    await producer.publish(topics.referrals, referral("r-pref-1", psychologist=silent))
+    await read_events(kafka, topics.people, expect=3)
+    await producer.publish(topics.referrals, RemindersChosen(
+        occurred_at=AT, person_id="psy-9", reminders="each", name="Pia Psykolog",
+        email="pia@tidlig.dk"))
+    await read_events(kafka, topics.people, expect=4)
+    await producer.publish(topics.referrals, referral("r-pref-2", psychologist=silent))
+    people = await read_events(kafka, topics.people, expect=7)
+    pia = [e.person for e in people if isinstance(e, PersonUpserted)
+           and e.person.person_id == "psy-9"]
+    # Named, chose each reminder on its own, named again without a word about it: kept.
+    assert [p.reminders for p in pia] == [None, "each", "each"]
+    assert pia[1].model_copy(update={"reminders": None}) == pia[0]

@@ -30,6 +30,8 @@ from shared.events import (
     PsychologistAssigned,
     ReferralSubmitted,
     ReferralWithdrawn,
+    ReminderPreference,
+    RemindersChosen,
     SessionCancelled,
     SessionHeld,
     SessionScheduled,
@@ -89,6 +91,9 @@ class PortalView:
     referrals: dict[str, ReferralRow] = field(default_factory=dict)
     courses: dict[str, CourseRow] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
+    # Each person's stated reminder preference and when it was stated, from their own choice
+    # (on `referrals`, seen before the referral service writes it on `people`) or their record.
+    reminders: dict[str, tuple[datetime, ReminderPreference]] = field(default_factory=dict)
     consents: dict[str, ConsentState] = field(default_factory=dict)
     points: dict[str, dict[str, PointRow]] = field(default_factory=dict)
     timelines: dict[str, list[TimelineEntry]] = field(default_factory=dict)
@@ -106,11 +111,25 @@ class PortalView:
 
     def erase(self, person_id: str) -> None:
         self.people.pop(person_id, None)
+        self.reminders.pop(person_id, None)
+
+    def _stated(self, person_id: str, at: datetime, value: ReminderPreference | None) -> None:
+        known = self.reminders.get(person_id)
+        if value is not None and (known is None or at >= known[0]):
+            self.reminders[person_id] = (at, value)
+
+    def reminders_of(self, person_id: str) -> ReminderPreference:
+        """How a member of staff gets reminders: what they last stated, else the digest."""
+        stated = self.reminders.get(person_id)
+        return stated[1] if stated else "digest"
 
     def apply(self, event: Event) -> None:
         self.seen_event_ids.add(event.event_id)
         if isinstance(event, PersonUpserted):
             self.people[event.person.person_id] = event.person
+            self._stated(event.person.person_id, event.occurred_at, event.person.reminders)
+        elif isinstance(event, RemindersChosen):
+            self._stated(event.person_id, event.occurred_at, event.reminders)
         elif isinstance(event, PersonErased):
             self.erase(event.person_id)
         elif isinstance(event, ReferralSubmitted):
