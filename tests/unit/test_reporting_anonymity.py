@@ -141,3 +141,23 @@ def test_the_audit_finds_a_cell_given_away_by_a_total() -> None:
     # Shown: total 9 and b 6, so the hidden a is 3; with c hidden too, a is no longer alone.
     assert determined({"a"}, [Equation("total", ("a", "b"))]) == {"a"}  # type: ignore[arg-type]
     assert determined({"a", "c"}, [Equation("total", ("a", "b", "c"))]) == set()  # type: ignore[arg-type]
+
+
+def _course(i: int, month: int, unit: str) -> CourseFacts:
+    start = date(2026, month, 1)
+    return CourseFacts(course_id=f"c-{i}", referred_on=start, start_date=start, unit=unit,
+                       psychologist_id="psy-1", stress_related=False, start_call_done_on=start)
+
+
+def test_hidden_cells_stay_hidden_when_a_reader_combines_months_quarters_and_units() -> None:
+    # Each equation on its own hides two or more cells, but months, quarters and the other
+    # units solved together gave away Dagtilbud Syd's single course.
+    spread = ([(1, "Dagtilbud Nord")] * 27 + [(7, "Dagtilbud Nord")] * 4
+              + [(4, "Dagtilbud Nord"), (1, "Dagtilbud Syd"), (1, "Vej og Park"),
+                 (7, "Dagtilbud Syd")])
+    facts = [_course(i, month, unit) for i, (month, unit) in enumerate(spread)]
+    rules = Rules(CAL, AS_OF)
+    check_table(management_table(facts, ORG, 2026, rules))
+    cohort, caseload = team_lead_tables(facts, 2026, rules)
+    check_table(cohort)
+    check_table(caseload)
