@@ -16,7 +16,7 @@ import structlog
 CPR = re.compile(r"(?<!\d)(?:0[1-9]|[12]\d|3[01])\.?(?:0[1-9]|1[0-2])\.?\d{2}"
                  r"\s*[-\u2010-\u2015\u2212/.]?\s*\d{4}(?!\d)")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE = re.compile(r"(?<![\w-])(?:\+|00)\d[\d\s-]{6,16}\d\b|\b\d{2}\s?\d{2}\s?\d{2}\s?\d{2}\b")
+PHONE = re.compile(r"(?<![\w-])(?:\+|00)\d[\d\s-]{6,16}\d\b|(?<![\w-])\d{2}\s?\d{2}\s?\d{2}\s?\d{2}(?![\w-])")
 
 
 def redact_text(text: str) -> str:

@@ -78,3 +78,12 @@ def test_cpr_numbers_written_with_other_dashes_dots_slashes_or_spaces_are_redact
     for written in ("010203\u20131234", "010203\u20111234", "01.02.03-1234", "010203/1234",
                     "010203 - 1234", "010203 1234", "010203\u20141234"):
         assert redact_text(f"Anna {written} x") == "Anna [cpr] x", written
+
+
+def test_ids_that_begin_with_eight_digits_are_left_alone() -> None:
+    # Event ids (UUIDs), consumer ids and hex course ids are what an operator greps for.
+    line = ("event_id=12345678-bb76-5993-9cc5-a9d4fdb168fc member=lederkontakt-87654321-33e0 "
+            "course=c-20304050abcd tlf 20304050, or 20 30 40 50.")
+    out = redact_text(line)
+    assert "12345678-bb76-5993-9cc5-a9d4fdb168fc" in out and "lederkontakt-87654321-33e0" in out
+    assert "c-20304050abcd" in out and out.count("[phone]") == 2
