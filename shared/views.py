@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from shared.events import EventDecodeError
 from shared.logging import get_logger
@@ -64,7 +65,15 @@ class GlobalView(Generic[V]):
                                          enable_auto_commit=False)
         await self._offsets.start()
         self._task = asyncio.create_task(self._tail())
-        await self.catch_up()
+        # A slow or unreachable broker at start is waited out, not fatal: a service that exits
+        # here would need a hand restart once the network heals.
+        while True:
+            try:
+                await self.catch_up()
+                break
+            except (TimeoutError, KafkaError) as exc:
+                log.warning("view_not_caught_up", topic=self.topic, keys=len(self._values),
+                            error=type(exc).__name__)
         log.info("view_ready", topic=self.topic, keys=len(self._values))
 
     async def stop(self) -> None:
