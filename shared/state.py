@@ -185,17 +185,19 @@ class _TableListener(ConsumerRebalanceListener):  # type: ignore[misc]
         self.tables = tables
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        # The eager protocol revokes everything before each new assignment. A partition that
-        # comes straight back was owned by nobody else in between, so its state is kept; the
-        # decision is made in on_partitions_assigned, once the new assignment is known.
         for table in self.tables:
             table.ready.clear()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        # Every assigned partition is read again, also one this member held before. A member
+        # that missed its heartbeats is thrown out of the group and learns it only later: in
+        # between another member owned its partitions and changed their state, and a
+        # partition that "comes straight back" would keep the stale copy (timers lost, a
+        # ledger that forgets sends). The cost is one rebuild per rebalance.
         numbers = {tp.partition for tp in assigned}
         for table in self.tables:
             table.drop(table.owned - numbers)
-            await table.recover(numbers - table.owned)
+            await table.recover(numbers)
             table.ready.set()
 
 

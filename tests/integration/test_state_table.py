@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.kafka import CO_PARTITIONED, EventProducer
@@ -94,6 +94,29 @@ async def test_two_members_split_the_state_and_the_survivor_takes_it_all_back(
     await producer.stop()
     assert len(t1) == 60 and t1.get("course-59") == "state-59"
     await asyncio.sleep(0)
+
+
+async def test_a_member_that_gets_its_partition_back_sees_what_another_member_wrote_meanwhile(
+    kafka: KafkaSettings, topics: Topics
+) -> None:
+    # A member thrown out of its group (missed heartbeats) hears of it only when it rejoins; by
+    # then another member may have owned its partition and written state there.
+    producer = EventProducer(kafka.aiokafka_kwargs())
+    await producer.start()
+    mine = _table(kafka, topics, producer)
+    other = _table(kafka, topics, producer)
+    listener = listener_for(mine)
+    partition = {TopicPartition(topics.courses, 2)}
+    await mine.put("course-a", "started", partition=2)
+    await listener.on_partitions_assigned(partition)
+    await listener.on_partitions_revoked(partition)
+    await other.recover([2])
+    await other.put("course-b", "started", partition=2)
+    await other.put("course-a", "ended", partition=2)
+    await listener.on_partitions_assigned(partition)
+    await producer.stop()
+    assert mine.get("course-b") == "started" and mine.get("course-a") == "ended"
+    assert mine.ready.is_set() and mine.owned == {2}
 
 
 async def test_an_unreadable_changelog_record_is_skipped_not_fatal(
