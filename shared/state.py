@@ -48,6 +48,11 @@ class ChangelogTable(Generic[V]):
         self._partition_of: dict[str, int] = {}
         self.owned: set[int] = set()
         self.ready = asyncio.Event()
+        # Keys written while their partition is being replayed: a handler that was already
+        # running when the rebalance came may still write, and its value is newer than what
+        # the replay read.
+        self._replaying: set[int] = set()
+        self._written_during_replay: set[str] = set()
         # Bumped whenever whole partitions arrive or leave, so derived indexes know to rebuild.
         self.generation = 0
 
@@ -72,8 +77,7 @@ class ChangelogTable(Generic[V]):
         # The changelog write is acknowledged before memory changes, and callers commit their
         # input offset only after this returns: state is never ahead of what Kafka holds.
         await self._producer.send(self.topic, self._encode(value), key, partition)
-        self._values[key] = value
-        self._partition_of[key] = partition
+        self.remember([(key, value, partition)])
 
     async def put_many(self, items: list[tuple[str, V, int]]) -> None:
         """Like put for many keys, acknowledged together (one round trip instead of many)."""
@@ -90,11 +94,15 @@ class ChangelogTable(Generic[V]):
         for key, value, partition in items:
             self._values[key] = value
             self._partition_of[key] = partition
+            if partition in self._replaying:
+                self._written_during_replay.add(key)
 
     async def delete(self, key: str, partition: int) -> None:
         await self._producer.send(self.topic, None, key, partition)
         self._values.pop(key, None)
         self._partition_of.pop(key, None)
+        if partition in self._replaying:
+            self._written_during_replay.add(key)
 
     async def recover(self, partitions: Iterable[int]) -> int:
         """Replay the given changelog partitions into memory; returns the records read."""
@@ -102,6 +110,32 @@ class ChangelogTable(Generic[V]):
         if not parts:
             return 0
         self.drop(parts)
+        self._replaying.update(parts)
+        try:
+            read, fresh = await self._replay(parts)
+        finally:
+            self._replaying.difference_update(parts)
+            written, self._written_during_replay = self._written_during_replay, set()
+        for key, (partition, value) in fresh.items():
+            if key in written:
+                continue
+            if value is None:
+                self._values.pop(key, None)
+                self._partition_of.pop(key, None)
+            else:
+                self._values[key] = value
+                self._partition_of[key] = partition
+        self.owned.update(parts)
+        self.generation += 1
+        # The recovered state lives as long as the process: kept out of the cycle collector's
+        # reach, a full collection no longer walks a million plans (a pause of a few tenths of
+        # a second, in the middle of the 08:30 reminders). Refcounting still frees replaced
+        # values.
+        gc.freeze()
+        return read
+
+    async def _replay(self, parts: list[int]) -> tuple[int, dict[str, tuple[int, V | None]]]:
+        """The latest value (or tombstone) of every key in the partitions, and the records read."""
         started = time.monotonic()
         read = 0
         fresh: dict[str, tuple[int, V | None]] = {}
@@ -127,23 +161,9 @@ class ChangelogTable(Generic[V]):
                                   error=reason)
                         continue
                     fresh[record.key.decode()] = (record.partition, value)
-        for key, (partition, value) in fresh.items():
-            if value is None:
-                self._values.pop(key, None)
-                self._partition_of.pop(key, None)
-            else:
-                self._values[key] = value
-                self._partition_of[key] = partition
-        self.owned.update(parts)
-        self.generation += 1
-        # The recovered state lives as long as the process: kept out of the cycle collector's
-        # reach, a full collection no longer walks a million plans (a pause of a few tenths of
-        # a second, in the middle of the 08:30 reminders). Refcounting still frees replaced
-        # values.
-        gc.freeze()
         log.info("state_recovered", topic=self.topic, partitions=parts, records=read,
-                 keys=len(self._values), seconds=round(time.monotonic() - started, 3))
-        return read
+                 keys=len(fresh), seconds=round(time.monotonic() - started, 3))
+        return read, fresh
 
     def drop(self, partitions: Iterable[int]) -> None:
         gone = set(partitions)

@@ -139,6 +139,9 @@ class NotifierHandlers:
                     raise result
 
     async def _on_event(self, event: NotificationRequested, record: Any) -> None:
+        # A rebalance may come while this batch waits for a free slot: the ledger's partitions
+        # are then being replayed, and a missing entry would mean a second send.
+        await self.ledger.wait_ready()
         entry = self.ledger.get(event.notification_id)
         if entry is not None:
             if entry.terminal:
