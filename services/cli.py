@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     erase.set_defaults(func=_people_erase)
 
     tail = sub.add_parser("tail", help="watch the event streams, one line an event")
-    tail.add_argument("topics", nargs="*", help="topics (default: all but people)")
+    tail.add_argument("topics", nargs="*", help="topics (default: all but referrals, people and the DLQs)")
     tail.add_argument("--course", help="only this course id")
     tail.add_argument("--type", action="append", help="only event types starting with this")
     tail.add_argument("--service", choices=SERVICES,

@@ -16,7 +16,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
-from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from shared.events import Event, EventDecodeError, decode_event, encode_event
 from shared.logging import get_logger, redact_text
@@ -339,8 +339,12 @@ def make_broker(settings: Any, **options: Any) -> KafkaBroker:
     settings such as `acks`)."""
 
     kwargs = settings.aiokafka_kwargs()
-    security = None
-    if settings.security_protocol.startswith("SASL"):
+    security: BaseSecurity | None = None
+    if settings.security_protocol == "SSL":
+        # Without a security object FastStream's subscribers connect in plaintext, whatever
+        # the producer does; SSL (client certificates) needs the context passed here too.
+        security = BaseSecurity(ssl_context=kwargs["ssl_context"], use_ssl=True)
+    elif settings.security_protocol.startswith("SASL"):
         password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
         cls: Any = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256,
                "SCRAM-SHA-512": SASLScram512}[settings.sasl_mechanism]

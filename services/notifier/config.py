@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import time
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.notifier.adapters.sms import GatewayApiConfig
@@ -25,7 +25,7 @@ class NotifierSettings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_per_second: float = 0.0
     smtp_connections: int = 4
-    sms_base_url: str = "http://127.0.0.1:8026"
+    sms_base_url: str = "https://gatewayapi.com"
     sms_token: SecretStr = SecretStr("")
     sms_sender: str = "TidligInds"
     sms_per_second: float = 0.0
@@ -43,13 +43,21 @@ class NotifierSettings(BaseSettings):
     # reminders fall due at the same moment.
     digest_at: time = time(8, 30)
 
+    @model_validator(mode="after")
+    def _credentials_only_over_tls(self) -> NotifierSettings:
+        if self.smtp_username and not self.smtp_require_starttls:
+            raise ValueError("LEDERKONTAKT_NOTIFIER_SMTP_USERNAME is set but "
+                             "LEDERKONTAKT_NOTIFIER_SMTP_REQUIRE_STARTTLS is false: the SMTP "
+                             "password would travel in the clear")
+        return self
+
     def smtp(self) -> SmtpConfig:
         return SmtpConfig(host=self.smtp_host, port=self.smtp_port, sender=self.smtp_sender,
                           require_starttls=self.smtp_require_starttls, cafile=self.smtp_cafile,
                           username=self.smtp_username,
-                          password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+                          password=self.smtp_password,
                           per_second=self.smtp_per_second, connections=self.smtp_connections)
 
     def sms(self) -> GatewayApiConfig:
-        return GatewayApiConfig(base_url=self.sms_base_url, token=self.sms_token.get_secret_value(),
+        return GatewayApiConfig(base_url=self.sms_base_url, token=self.sms_token,
                                 sender=self.sms_sender, per_second=self.sms_per_second)

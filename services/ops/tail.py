@@ -14,7 +14,9 @@ from shared.reader import batches, reading
 from shared.settings import KafkaSettings
 from shared.topics import SPECS, Topics
 
-DEFAULT_TOPICS = ("referrals", "courses", "sessions", "consents", "contact-points",
+# Raw intake (every party's contact details), people and the DLQs (raw bytes of anything) are
+# shown only when named: a screen someone glances at should carry ids and states, no more.
+DEFAULT_TOPICS = ("courses", "sessions", "consents", "contact-points",
                   "notifications.requested", "notifications.status")
 COLOURS = {"referrals": 36, "courses": 34, "sessions": 35, "consents": 33, "people": 33,
            "contact-points": 32, "notifications.requested": 37, "notifications.status": 92}
@@ -23,6 +25,22 @@ RED = 31
 _DETAIL_FIELDS = ("referral_id", "contact_point_id", "kind", "contact_kind", "party", "scope",
                   "recipient_role", "channel", "reason", "until", "due_by", "start_date",
                   "end_date", "review_date", "late")
+
+
+def escape_controls(text: str) -> str:
+    """Control, format (bidi, zero-width) and line-separator characters as visible escapes, so
+    a payload can neither drive the terminal nor rearrange or split the line it is shown on."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+    return "".join(out)
 
 
 def describe(event: Event) -> str:
@@ -56,7 +74,7 @@ def format_line(base_topic: str, record: Any, colour: bool) -> str:
         reason = dict(record.headers).get("dlq.reason", b"").decode(errors="replace")
         text = f"{text} dlq.reason={reason}"
         code = RED
-    line = f"{when} {base_topic:24} {text}"
+    line = escape_controls(f"{when} {base_topic:24} {text}")
     return f"\x1b[{code}m{line}\x1b[0m" if colour and code else line
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
+from pydantic import SecretStr
 
 from services.notifier.adapters.provider import PermanentFailure, RateLimiter, TemporaryFailure
 
@@ -12,7 +13,7 @@ from services.notifier.adapters.provider import PermanentFailure, RateLimiter, T
 @dataclass(frozen=True)
 class GatewayApiConfig:
     base_url: str = "https://gatewayapi.com"
-    token: str = ""
+    token: SecretStr = field(default_factory=lambda: SecretStr(""))
     sender: str = "TidligInds"
     timeout: float = 10.0
     per_second: float = 0.0
@@ -43,8 +44,9 @@ class GatewayApiSms:
                 "recipients": [{"msisdn": int(msisdn.lstrip("+"))}], "userref": reference}
         await self._limiter.wait()
         try:
-            response = await self._client.post(
-                "/rest/mtsms", json=body, headers={"Authorization": f"Token {self.config.token}"})
+            auth = f"Token {self.config.token.get_secret_value()}"
+            response = await self._client.post("/rest/mtsms", json=body,
+                                               headers={"Authorization": auth})
         except httpx.TransportError as exc:
             raise TemporaryFailure(f"SMS gateway unreachable: {type(exc).__name__}") from None
         if response.status_code == 429 or response.status_code >= 500:

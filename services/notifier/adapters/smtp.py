@@ -12,6 +12,7 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate
 
 import aiosmtplib
+from pydantic import SecretStr
 
 from services.notifier.adapters.provider import PermanentFailure, RateLimiter, TemporaryFailure
 from services.notifier.ports import MailParts
@@ -26,10 +27,16 @@ class SmtpConfig:
     require_starttls: bool = True
     cafile: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None
     timeout: float = 15.0
     per_second: float = 0.0
     connections: int = 4
+
+    def __post_init__(self) -> None:
+        # Without STARTTLS, AUTH would send the password in the clear to anyone on the path.
+        if self.username and not self.require_starttls:
+            raise ValueError("SMTP credentials are set but STARTTLS is not required: "
+                             "the password would travel in the clear")
 
 
 def build_message(sender: str, sender_name: str, to: str, subject: str, body: str,
@@ -95,7 +102,7 @@ class SmtpSender:
                                tls_context=self._tls_context() if cfg.require_starttls else None)
         await smtp.connect()
         if cfg.username:
-            await smtp.login(cfg.username, cfg.password or "")
+            await smtp.login(cfg.username, cfg.password.get_secret_value() if cfg.password else "")
         return smtp
 
     async def close(self) -> None:
