@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from shared.catalogue import SERVICES
 from shared.logging import configure_logging, redact_text
 from shared.settings import KafkaSettings
-from shared.topics import ReplicationError, Topics, create_topics
+from shared.topics import ReplicationError, Topics, create_topics, reconcile_topics
 
 
 def _topics_create(_: argparse.Namespace) -> int:
@@ -27,7 +27,22 @@ def _topics_create(_: argparse.Namespace) -> int:
         return 1
     total = len(Topics(settings.topic_prefix).all_specs())
     print(f"{len(created)} topics created, {total - len(created)} already existed")
+    differences = asyncio.run(reconcile_topics(settings.aiokafka_kwargs(),
+                                               Topics(settings.topic_prefix), alter=True))
+    for difference in differences:
+        print(f"altered {difference}")
     return 0
+
+
+def _topics_check(_: argparse.Namespace) -> int:
+    settings = KafkaSettings()
+    differences = asyncio.run(reconcile_topics(settings.aiokafka_kwargs(),
+                                               Topics(settings.topic_prefix), alter=False))
+    for difference in differences:
+        print(difference)
+    print("topic settings match the registry" if not differences
+          else f"{len(differences)} setting(s) differ; `lederkontakt topics create` sets them")
+    return 1 if differences else 0
 
 
 def _kafka(args: argparse.Namespace) -> int:
@@ -77,16 +92,52 @@ def _asyncapi(args: argparse.Namespace) -> int:
 def _dlq(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from services.ops.dlq import read_dlq, replay
+    from services.ops.dlq import read_dlq, replay_checked
 
     settings = KafkaSettings()
     if args.action == "list":
         for letter in asyncio.run(read_dlq(settings, args.topic)):
             print(f"{letter.offset:6} {letter.reason}")
         return 0
-    count = asyncio.run(replay(settings, args.topic, args.offset or [],
-                               Path(args.value_file).read_bytes() if args.value_file else None))
-    print(f"{count} message(s) re-published")
+    outcome = asyncio.run(replay_checked(
+        settings, args.topic, args.offset or [],
+        Path(args.value_file).read_bytes() if args.value_file else None))
+    for offset, reason in outcome.refused:
+        print(f"{offset:6} not replayed: {reason}")
+    print(f"{len(outcome.replayed)} message(s) re-published to {args.topic}")
+    return 1 if outcome.refused else 0
+
+
+def _datamap(args: argparse.Namespace) -> int:
+    from services.ops.datamap import DOC, render, write
+
+    if args.check:
+        if write(check=True):
+            print(f"{DOC} is out of date; run `lederkontakt datamap --write`", file=sys.stderr)
+            return 1
+        print(f"{DOC} matches the code")
+        return 0
+    if args.write:
+        write()
+        print(f"data map written to {DOC}")
+        return 0
+    print(render())
+    return 0
+
+
+def _acls(args: argparse.Namespace) -> int:
+    from shared.access import all_acls
+
+    settings = KafkaSettings()
+    acls = all_acls(Topics(settings.topic_prefix))
+    if args.action == "print":
+        for acl in acls:
+            print(acl)
+        return 0
+    from services.ops.acls import apply_acls
+
+    count = asyncio.run(apply_acls(settings.aiokafka_kwargs(), acls))
+    print(f"{count} ACL entries applied")
     return 0
 
 
@@ -102,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     topics = sub.add_parser("topics", help="manage the topic set").add_subparsers(
         dest="action", required=True)
-    topics.add_parser("create", help="create every missing topic").set_defaults(func=_topics_create)
+    topics.add_parser("create", help="create every missing topic and align the settings of "
+                      "existing ones with the registry").set_defaults(func=_topics_create)
+    topics.add_parser("check", help="print how existing topics' settings differ from the "
+                      "registry").set_defaults(func=_topics_check)
 
     kafka = sub.add_parser("kafka", help="the local broker or cluster")
     kafka.add_argument("action", choices=["start", "stop", "status", "reset"])
@@ -147,6 +201,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--team-lead", action="store_true",
                         help="the team lead's figures per psychologist instead")
     report.set_defaults(func=_report)
+
+    datamap = sub.add_parser("datamap", help="per topic: personal and health fields, retention, "
+                             "readers and writers")
+    datamap.add_argument("--write", action="store_true", help="write docs/datamap.md")
+    datamap.add_argument("--check", action="store_true",
+                         help="fail if docs/datamap.md does not match the code")
+    datamap.set_defaults(func=_datamap)
+
+    acls = sub.add_parser("acls", help="the broker ACLs of each service's principal")
+    acls.add_argument("action", choices=["print", "apply"])
+    acls.set_defaults(func=_acls)
     return parser
 
 

@@ -6,11 +6,12 @@ from typing import cast
 
 from faststream.asgi import AsgiFastStream
 
+from services.referral.config import ReferralSettings
 from services.referral.domain.intake import IntakeRecord
 from services.referral.handlers import ReferralHandlers
 from shared.clock import Clock, SystemClock, clock_from_env
 from shared.events import ConsentRecorded, Person, PersonUpserted, decode_event, encode_event
-from shared.logging import configure_logging
+from shared.logging import configure_logging, get_logger
 from shared.ops import run
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
@@ -32,8 +33,14 @@ def _person(raw: bytes) -> Person | None:
 
 class ReferralService(ServiceShell):
     def __init__(self, settings: KafkaSettings, batch_size: int = 500,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None,
+                 referral_settings: ReferralSettings | None = None) -> None:
         super().__init__("referral", settings)
+        own = referral_settings or ReferralSettings()
+        if own.uses_development_key:
+            get_logger("referral").warning(
+                "person_id_key_not_set",
+                detail="person ids use the development key; set LEDERKONTAKT_PERSON_ID_KEY")
         topics = self.topics
         self.intake = self.table(topics.referral_dedup, lambda r: r.model_dump_json().encode(),
                                  IntakeRecord.model_validate_json, inputs=[topics.referrals])
@@ -42,7 +49,7 @@ class ReferralService(ServiceShell):
         # Its own output read back: a referral that re-names staff keeps what they chose.
         self.people: GlobalView[Person] = GlobalView(topics.people, self.kafka_kwargs, _person)
         self.handlers = ReferralHandlers(topics, self.producer, self.intake, self.consents,
-                                         clock or SystemClock(), self.people)
+                                         clock or SystemClock(), self.people, id_key=own.id_key)
         self.subscribe(topics.referrals, group=INTAKE_GROUP, table=self.intake,
                        handle=self.handlers.on_referrals, batch_size=batch_size)
         self.subscribe(topics.courses, topics.sessions, group=CONSENT_GROUP, table=self.consents,

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from services.referral.domain import consent as consent_rules
-from services.referral.domain.intake import IntakeDecision, IntakeRecord, decide_intake, stable_id
+from services.referral.domain.intake import (
+    DEVELOPMENT_ID_KEY,
+    IntakeDecision,
+    IntakeRecord,
+    decide_intake,
+    stable_id,
+)
 from services.referral.domain.people import Known, choose_reminders
 from shared import telemetry
 from shared.catalogue import events_on
@@ -65,6 +71,7 @@ class ReferralHandlers:
     consents: ChangelogTable[ConsentRecorded]
     clock: Clock = field(default_factory=SystemClock)
     people: PeopleView = field(default_factory=NoPeopleView)
+    id_key: bytes = DEVELOPMENT_ID_KEY
 
     async def on_referral(self, record: Any) -> None:
         await self.on_referrals([record])
@@ -118,7 +125,7 @@ class ReferralHandlers:
             else self.intake.get(event.referral_id)
         try:
             with telemetry.stage("rules"):
-                return event.referral_id, decide_intake(known, event, now, people)
+                return event.referral_id, decide_intake(known, event, now, people, self.id_key)
         except Exception as exc:
             # A bug in the intake rules must not hold up the partition: the referral waits
             # in the DLQ, to be replayed once fixed. (Consent statements are not handled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import phonenumbers
@@ -14,6 +15,10 @@ Language = Literal["da", "en"]
 Channel = Literal["email", "sms"]
 # How staff want their reminders: one morning digest, or each reminder as it falls due.
 ReminderPreference = Literal["digest", "each"]
+# A Danish personal number (CPR): six digits of birth date, an optional dash, four more.
+# Bounded by non-alphanumerics, so a run of digits inside a hex id is not taken for one.
+_CPR_SHAPED = re.compile(
+    r"(?<![0-9A-Za-z])(0[1-9]|[12]\d|3[01])(0[1-9]|1[0-2])\d{2}-?\d{4}(?![0-9A-Za-z])")
 
 
 def normalise_phone(value: str) -> str:
@@ -35,9 +40,16 @@ def clean_name(value: str) -> str:
         raise ValueError(f"name {exc}") from None
 
 
+def not_cpr_shaped(value: str) -> str:
+    """An id travels in every event and log line; a personal number must never be one."""
+    if _CPR_SHAPED.search(value):
+        raise ValueError("id looks like a CPR number")
+    return value
+
+
 Phone = Annotated[str, AfterValidator(normalise_phone)]
 Name = Annotated[str, Field(max_length=200), AfterValidator(clean_name)]
-PersonId = Id
+PersonId = Annotated[Id, AfterValidator(not_cpr_shaped)]
 
 
 class ContactDetails(BaseModel):

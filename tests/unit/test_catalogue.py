@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from fnmatch import fnmatch
 from pathlib import Path
@@ -18,8 +19,10 @@ SPEC = {spec.name: spec for spec in SPECS}
 
 def _table(heading: str) -> list[list[str]]:
     """The rows of the first table under a README heading, as lists of cells."""
-    text = README.read_text().split(f"\n{heading}\n", 1)[1]
-    lines = [line for line in text.split("\n\n## ", 1)[0].splitlines() if line.startswith("|")]
+    text = README.read_text().split(f"\n{heading}\n", 1)[1].split("\n\n## ", 1)[0]
+    lines = list(itertools.takewhile(lambda line: line.startswith("|"),
+                                     itertools.dropwhile(lambda line: not line.startswith("|"),
+                                                         text.splitlines())))
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
 
 

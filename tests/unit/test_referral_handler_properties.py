@@ -84,10 +84,10 @@ def test_a_referral_the_intake_rules_cannot_decide_goes_to_the_dlq(monkeypatch: 
 
     real = module.decide_intake
 
-    def failing(known: Any, event: Any, now: Any, people: Any) -> Any:
+    def failing(known: Any, event: Any, now: Any, *args: Any) -> Any:
         if event.referral_id == "r-bad":
             raise ValueError("no rule for this")
-        return real(known, event, now, people)
+        return real(known, event, now, *args)
 
     monkeypatch.setattr(module, "decide_intake", failing)
     handlers, producer = _handlers()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -24,6 +26,8 @@ from shared.events import (
 )
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://lederkontakt/ids")
+# Only for development and tests; a deployment sets LEDERKONTAKT_PERSON_ID_KEY.
+DEVELOPMENT_ID_KEY = b"lederkontakt-development-person-id-key"
 
 
 class IntakeRecord(BaseModel):
@@ -52,17 +56,20 @@ def course_id_for(referral_id: str) -> str:
     return f"c-{stable_id('course', referral_id).hex[:20]}"
 
 
-def person_id_for(person: ReferredPerson) -> str:
-    """The intake's id when it gives one, else one derived from the e-mail (or phone)."""
+def person_id_for(person: ReferredPerson, id_key: bytes = DEVELOPMENT_ID_KEY) -> str:
+    """The intake's id when it gives one, else an HMAC of the e-mail (or phone) under a secret
+    key: the same person gets the same id, but nobody without the key can compute a person's
+    id from their e-mail, or tell from an id whose it is."""
     if person.person_id:
         return person.person_id
     handle = (person.email or person.phone or person.name).lower()
-    return f"p-{stable_id('person', handle).hex[:20]}"
+    digest = hmac.new(id_key, f"person/{handle}".encode(), hashlib.sha256).hexdigest()
+    return f"p-{digest[:24]}"
 
 
 def _person(details: ReferredPerson, at: datetime, course_id: str,
-            known: Known) -> PersonUpserted:
-    pid = person_id_for(details)
+            known: Known, id_key: bytes) -> PersonUpserted:
+    pid = person_id_for(details, id_key)
     person = keep_stated_reminders(
         Person(person_id=pid, **details.model_dump(exclude={"person_id"})), known(pid))
     return PersonUpserted(event_id=stable_id(course_id, "person", pid), occurred_at=at,
@@ -70,23 +77,27 @@ def _person(details: ReferredPerson, at: datetime, course_id: str,
 
 
 def open_course(referral: ReferralSubmitted, now: datetime,
-                known: Known = nobody) -> IntakeDecision:
+                known: Known = nobody, id_key: bytes = DEVELOPMENT_ID_KEY) -> IntakeDecision:
     """A new referral opens one course, records its people (`known` says who is on record
     already) and sends the leader a receipt. The receipt needs no employee consent: the
     leader made the referral themselves."""
     course_id = course_id_for(referral.referral_id)
+
+    def person_id(p: ReferredPerson) -> str:
+        return person_id_for(p, id_key)
+
     correlation = referral.correlation_id
     people = [p for p in (referral.employee, referral.leader, referral.psychologist,
                           referral.team_lead) if p is not None]
-    outputs: list[Event] = [_person(p, now, course_id, known) for p in people]
-    leader_id = person_id_for(referral.leader)
-    psychologist_id = person_id_for(referral.psychologist) if referral.psychologist else None
+    outputs: list[Event] = [_person(p, now, course_id, known, id_key) for p in people]
+    leader_id = person_id(referral.leader)
+    psychologist_id = person_id(referral.psychologist) if referral.psychologist else None
     outputs.append(CourseStarted(
         event_id=stable_id(course_id, "started"), occurred_at=now, course_id=course_id,
         correlation_id=correlation, referral_id=referral.referral_id,
-        employee_id=person_id_for(referral.employee), leader_id=leader_id,
+        employee_id=person_id(referral.employee), leader_id=leader_id,
         psychologist_id=psychologist_id,
-        team_lead_id=person_id_for(referral.team_lead) if referral.team_lead else None,
+        team_lead_id=person_id(referral.team_lead) if referral.team_lead else None,
         start_date=local_date(referral.occurred_at), language=referral.employee.language,
         employee_consents_to_leader_contact=referral.employee_consents_to_leader_contact,
         consent_stated_at=referral.occurred_at,
@@ -102,14 +113,14 @@ def open_course(referral: ReferralSubmitted, now: datetime,
 
 def decide_intake(
     known: IntakeRecord | None, event: ReferralSubmitted | ReferralWithdrawn, now: datetime,
-    people: Known = nobody,
+    people: Known = nobody, id_key: bytes = DEVELOPMENT_ID_KEY,
 ) -> IntakeDecision:
     """A referral id opens at most one course; a withdrawal cancels it, and a withdrawal that
     comes first means a later submission of the same referral opens nothing."""
     if isinstance(event, ReferralSubmitted):
         if known is not None:
             return IntakeDecision(outcome="duplicate")
-        return open_course(event, now, people)
+        return open_course(event, now, people, id_key)
     if known is None:
         return IntakeDecision(record=IntakeRecord(course_id=None, status="withdrawn"),
                               outcome="withdrawn_before_submitted")

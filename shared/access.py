@@ -1,0 +1,96 @@
+"""Who may read and write which topic: one table, from which the broker's ACLs, the data map
+and the per-service principals are all derived."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.topics import Topics
+
+
+@dataclass(frozen=True)
+class ServiceAccess:
+    """What one service's principal needs on the broker (topic names without prefix)."""
+
+    principal: str
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+    groups: tuple[str, ...] = ()
+
+
+# Changelogs are read back on start (restore) and written as state changes; views (the
+# notifier's people and consents) are read without a group. DLQs are written only.
+ACCESS: dict[str, ServiceAccess] = {
+    "referral": ServiceAccess(
+        principal="lederkontakt-referral",
+        reads=("referrals", "courses", "sessions", "consents", "referral.dedup-changelog"),
+        writes=("courses", "people", "consents", "notifications.requested",
+                "referral.dedup-changelog", "referrals.dlq", "courses.dlq", "sessions.dlq"),
+        groups=("referral", "referral-consent"),
+    ),
+    "contact-scheduler": ServiceAccess(
+        principal="lederkontakt-contact-scheduler",
+        reads=("courses", "sessions", "consents", "contact-scheduler.state-changelog"),
+        writes=("contact-points", "notifications.requested", "contact-scheduler.state-changelog",
+                "courses.dlq", "sessions.dlq", "consents.dlq"),
+        groups=("contact-scheduler",),
+    ),
+    "notifier": ServiceAccess(
+        principal="lederkontakt-notifier",
+        reads=("notifications.requested", "people", "consents", "notifier.ledger"),
+        writes=("notifications.status", "notifier.ledger", "notifications.requested.dlq"),
+        groups=("notifier",),
+    ),
+}
+
+# Whatever submits referrals and session events (the portal, a case system) writes only those.
+INTAKE = ServiceAccess(principal="lederkontakt-intake", reads=(),
+                       writes=("referrals", "sessions"))
+
+# Operations (tail, dlq list/replay, people erase, ops page) and topic administration use a
+# principal of their own; the broker's super user is only for creating topics and ACLs.
+OPERATOR = ServiceAccess(
+    principal="lederkontakt-operator",
+    reads=("referrals", "sessions", "courses", "people", "consents", "contact-points",
+           "notifications.requested", "notifications.status", "referrals.dlq", "sessions.dlq",
+           "courses.dlq", "people.dlq", "consents.dlq", "notifications.requested.dlq",
+           "erasures"),
+    writes=("referrals", "sessions", "courses", "people", "notifications.requested",
+            "erasures"),
+)
+
+
+@dataclass(frozen=True, order=True)
+class Acl:
+    """One ALLOW entry: `principal` may do `operation` on the resource."""
+
+    principal: str
+    resource_type: str  # "topic" or "group"
+    name: str
+    operation: str  # "read", "write" or "describe"
+
+    def __str__(self) -> str:
+        return f"User:{self.principal:34} {self.operation:8} {self.resource_type:5} {self.name}"
+
+
+def acls_for(access: ServiceAccess, topics: Topics) -> list[Acl]:
+    """Literal (not prefixed) resources, so a service cannot reach a topic added later.
+    READ and WRITE imply DESCRIBE; since Kafka 3.0 an idempotent producer needs only WRITE."""
+    entries = {Acl(access.principal, "topic", topics.name(t), "read") for t in access.reads}
+    entries |= {Acl(access.principal, "topic", topics.name(t), "write") for t in access.writes}
+    entries |= {Acl(access.principal, "group", f"{topics.prefix}{g}", "read")
+                for g in access.groups}
+    return sorted(entries)
+
+
+def all_acls(topics: Topics) -> list[Acl]:
+    return [acl for access in (*ACCESS.values(), INTAKE, OPERATOR)
+            for acl in acls_for(access, topics)]
+
+
+def readers_and_writers(base_topic: str) -> tuple[list[str], list[str]]:
+    """The services that read and that write a topic, by the table."""
+    everyone = {**ACCESS, "intake": INTAKE, "operators": OPERATOR}
+    readers = [name for name, a in everyone.items() if base_topic in a.reads]
+    writers = [name for name, a in everyone.items() if base_topic in a.writes]
+    return readers, writers
