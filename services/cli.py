@@ -52,10 +52,12 @@ def _kafka(args: argparse.Namespace) -> int:
 
 
 def _people_erase(args: argparse.Namespace) -> int:
-    from services.referral.erase import erase_person
+    from services.ops.erasure import erase
 
     settings = KafkaSettings()
-    asyncio.run(erase_person(settings, args.person_id))
+    erasure = asyncio.run(erase(settings, args.person_id))
+    for course_id in erasure.courses_closed:
+        print(f"course {course_id} closed (person_erased)")
     print(f"erasure of {args.person_id} published")
     return 0
 

@@ -54,7 +54,7 @@ OPERATOR = ServiceAccess(
     reads=("referrals", "sessions", "courses", "people", "consents", "contact-points",
            "notifications.requested", "notifications.status", "referrals.dlq", "sessions.dlq",
            "courses.dlq", "people.dlq", "consents.dlq", "notifications.requested.dlq",
-           "erasures"),
+           "erasures", "contact-scheduler.state-changelog"),
     writes=("referrals", "sessions", "courses", "people", "notifications.requested",
             "erasures"),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import cast
 
 from faststream.asgi import AsgiFastStream
@@ -16,6 +17,7 @@ from shared.ops import run
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
 from shared.telemetry import configure_tracing
+from shared.topics import SPECS, RetentionSettings
 from shared.views import GlobalView
 
 INTAKE_GROUP = "referral"
@@ -31,11 +33,17 @@ def _person(raw: bytes) -> Person | None:
     return event.person if isinstance(event, PersonUpserted) else None
 
 
+# The key of the empty records that make the cleaner's guarantee hold on a quiet partition.
+ROLL_KEY = b"~roll"
+
+
 class ReferralService(ServiceShell):
     def __init__(self, settings: KafkaSettings, batch_size: int = 500,
                  clock: Clock | None = None,
-                 referral_settings: ReferralSettings | None = None) -> None:
+                 referral_settings: ReferralSettings | None = None,
+                 retention: RetentionSettings | None = None) -> None:
         super().__init__("referral", settings)
+        self.retention = retention or RetentionSettings()
         own = referral_settings or ReferralSettings()
         if own.uses_development_key:
             get_logger("referral").warning(
@@ -54,6 +62,7 @@ class ReferralService(ServiceShell):
                        handle=self.handlers.on_referrals, batch_size=batch_size)
         self.subscribe(topics.courses, topics.sessions, group=CONSENT_GROUP, table=self.consents,
                        handle=self.handlers.on_courses_and_sessions, batch_size=batch_size)
+        self.timer(self._roll_people)
 
     def health(self) -> dict[str, object]:
         return {"ok": self.intake.ready.is_set() and self.consents.ready.is_set(),
@@ -65,6 +74,21 @@ class ReferralService(ServiceShell):
 
     async def close_adapters(self) -> None:
         await self.people.stop()
+
+    async def _roll_people(self) -> None:
+        """Kafka compacts only closed segments, and closes one (after `segment.ms` or
+        `max.compaction.lag.ms`) only when a record arrives. An erased person's tombstone on a
+        partition nobody writes to would leave their details in the open segment for good; an
+        empty record for a key no event uses, in every partition once a segment interval,
+        lets the segment close and the cleaner remove them within the bound."""
+        partitions = next(s.partitions for s in SPECS if s.name == "people")
+        while True:
+            await asyncio.sleep(self.retention.personal_segment_ms / 1000)
+            try:
+                await self.producer.send_records(
+                    [(self.topics.people, p, ROLL_KEY, None, []) for p in range(partitions)])
+            except Exception as exc:  # the next round tries again
+                get_logger("referral").warning("people_roll_failed", error=str(exc))
 
 
 def create_app() -> AsgiFastStream:

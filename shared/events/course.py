@@ -33,7 +33,7 @@ class CourseStarted(Event):
 
 class CourseCancelled(Event):
     type: Literal["course.cancelled"] = "course.cancelled"
-    reason: Literal["referral_withdrawn", "other"] = "other"
+    reason: Literal["referral_withdrawn", "person_erased", "other"] = "other"
 
 
 class CourseEnded(Event):
