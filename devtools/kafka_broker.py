@@ -232,6 +232,8 @@ def write_config(home: BrokerHome) -> None:
         "transaction.state.log.num.partitions=10",
         "group.initial.rebalance.delay.ms=0",
         "log.cleaner.backoff.ms=1000",
+        # Retention is enforced once a second, so a test's shortened retention shows in seconds.
+        "log.retention.check.interval.ms=1000",
         *_replication_lines(home),
         # Extra lines come last: a key given twice takes its last value.
         *(home.extra_config or _listener_lines(home)),
