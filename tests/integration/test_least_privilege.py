@@ -1,0 +1,126 @@
+"""With the broker's authorizer on, each service works under its own principal with only the
+ACLs the access table gives it; the notifier cannot read referrals; SSL subscribers present
+their client certificate."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
+
+from devtools import kafka_broker
+from devtools.secure_broker import ADMIN, SecureBroker, prepare, start
+from devtools.smtp_sink import MailSink
+from services.contact_scheduler.app import SchedulerService
+from services.notifier.app import NotifierService
+from services.notifier.config import NotifierSettings
+from services.ops.acls import apply_acls
+from services.referral.app import ReferralService
+from services.referral.domain.intake import course_id_for
+from shared.access import ACCESS, INTAKE, all_acls
+from shared.clock import ManualClock
+from shared.events import encode_event
+from shared.kafka import EventProducer
+from shared.settings import KafkaSettings
+from shared.topics import Topics, create_topics
+from tests.integration.helpers import read_events, wait_for
+from tests.samples import referral
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+PREFIX = "acl-"
+
+
+@pytest.fixture(scope="module")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
+    root = Path(os.environ.get("LEDERKONTAKT_KAFKA_HOME", REPO / ".cache" / "kafka"))
+    broker = prepare(root, tmp_path_factory.mktemp("secure"))
+    # A loaded CI machine can take minutes to start a broker with four listeners.
+    start(broker, timeout=300)
+    try:
+        yield broker
+    finally:
+        kafka_broker.stop(broker.home)
+        kafka_broker.reset(broker.home)
+
+
+def sasl(broker: SecureBroker, principal: str) -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers=broker.sasl_bootstrap, security_protocol="SASL_SSL",
+                         sasl_mechanism="SCRAM-SHA-512", sasl_username=principal,
+                         sasl_password=broker.passwords[principal],  # type: ignore[arg-type]
+                         ssl_cafile=str(broker.cafile), topic_prefix=PREFIX,
+                         client_id=principal)
+
+
+def certificate(broker: SecureBroker, principal: str) -> KafkaSettings:
+    cert, key = broker.client_cert(principal)
+    return KafkaSettings(bootstrap_servers=broker.ssl_bootstrap, security_protocol="SSL",
+                         ssl_cafile=str(broker.cafile), ssl_certfile=str(cert),
+                         ssl_keyfile=str(key), topic_prefix=PREFIX, client_id=principal)
+
+
+@pytest.fixture(scope="module")
+async def acls_applied(secure_broker: SecureBroker) -> SecureBroker:
+    admin = sasl(secure_broker, ADMIN)
+    await create_topics(admin.aiokafka_kwargs(), Topics(PREFIX))
+    await apply_acls(admin.aiokafka_kwargs(), all_acls(Topics(PREFIX)))
+    await asyncio.sleep(1.0)  # ACLs reach the broker with the next metadata record
+    return secure_broker
+
+
+async def test_the_notifiers_principal_may_not_read_referrals(acls_applied: SecureBroker) -> None:
+    notifier = sasl(acls_applied, ACCESS["notifier"].principal)
+    # In its own consumer group, as the service would subscribe.
+    consumer = AIOKafkaConsumer(f"{PREFIX}referrals", **notifier.aiokafka_kwargs(),
+                                group_id=f"{PREFIX}notifier", enable_auto_commit=False)
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await asyncio.wait_for(consumer.start(), 30)
+            for _ in range(20):
+                await consumer.getmany(timeout_ms=500)
+    finally:
+        await consumer.stop()
+    # Nor may it write people or consents (which would redirect mail or grant consent).
+    producer = EventProducer(notifier.aiokafka_kwargs())
+    await producer.start()
+    try:
+        with pytest.raises(KafkaError):
+            await asyncio.wait_for(producer.send(f"{PREFIX}consents", b"{}", "c-1"), 30)
+    finally:
+        await producer.stop()
+
+
+async def test_each_service_runs_its_path_under_its_own_principal(
+    acls_applied: SecureBroker, smtp: tuple[MailSink, int], notifier_settings: NotifierSettings,
+) -> None:
+    topics = Topics(PREFIX)
+    clock = ManualClock(datetime(2026, 11, 26, 9, 5, tzinfo=timezone.utc))
+    referral_service = ReferralService(sasl(acls_applied, ACCESS["referral"].principal))
+    scheduler = SchedulerService(sasl(acls_applied, ACCESS["contact-scheduler"].principal), clock,
+                                 tick_interval=0.1)
+    # The notifier connects over SSL with its client certificate, subscribers included.
+    notifier = NotifierService(certificate(acls_applied, ACCESS["notifier"].principal),
+                               notifier_settings, clock)
+    for service in (referral_service, scheduler, notifier):
+        await service.start()
+    intake = EventProducer(sasl(acls_applied, INTAKE.principal).aiokafka_kwargs())
+    await intake.start()
+    try:
+        await intake.send(topics.referrals, encode_event(referral("r-acl")), "r-acl")
+        await wait_for(lambda: any(m.recipients == ["lars@example.org"] for m in smtp[0].mails),
+                       timeout=60)
+        await wait_for(lambda: scheduler.plans.get(course_id_for("r-acl")) is not None,
+                       timeout=30)
+    finally:
+        await intake.stop()
+        for service in (notifier, scheduler, referral_service):
+            await service.stop()
+    operator = sasl(acls_applied, "lederkontakt-operator")
+    statuses = await read_events(operator, topics.notifications_status, expect=1)
+    assert [s.type for s in statuses][:1] == ["notification.sent"]  # type: ignore[attr-defined]
