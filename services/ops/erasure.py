@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.referral.domain.intake import stable_id
 from services.referral.erase import erase_person
-from shared.events import CourseCancelled
+from shared.events import CourseCancelled, PersonErased
 from shared.kafka import EventProducer
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable
@@ -32,6 +32,7 @@ def courses_to_close(plans: list[CoursePlan], person_id: str) -> list[str]:
 
 
 async def erase(settings: KafkaSettings, person_id: str) -> Erasure:
+    PersonErased(occurred_at=datetime.now(UTC), person_id=person_id)  # a bad id fails here
     topics = Topics(settings.topic_prefix)
     kwargs = settings.aiokafka_kwargs()
     producer = EventProducer(kwargs)

@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
 
 from devtools import kafka_broker
 from devtools.secure_broker import ADMIN, SecureBroker, prepare, start
@@ -70,7 +74,18 @@ async def acls_applied(secure_broker: SecureBroker) -> SecureBroker:
     admin = sasl(secure_broker, ADMIN)
     await create_topics(admin.aiokafka_kwargs(), Topics(PREFIX))
     await apply_acls(admin.aiokafka_kwargs(), all_acls(Topics(PREFIX)))
-    await asyncio.sleep(1.0)  # ACLs reach the broker with the next metadata record
+    # ACLs reach the broker with the controller's metadata records: wait until the notifier's
+    # idempotent producer (allowed by its WRITE on a topic) may start.
+    notifier = sasl(secure_broker, ACCESS["notifier"].principal).aiokafka_kwargs()
+    for _ in range(120):
+        producer = EventProducer(notifier)
+        try:
+            await producer.start()
+            break
+        except ClusterAuthorizationFailedError:
+            await asyncio.sleep(0.5)
+        finally:
+            await producer.stop()
     return secure_broker
 
 
