@@ -37,13 +37,31 @@ ACCESS: dict[str, ServiceAccess] = {
     ),
     "notifier": ServiceAccess(
         principal="lederkontakt-notifier",
-        reads=("notifications.requested", "people", "consents", "notifier.ledger"),
+        # Views: people and consents; who holds which role in a course (courses, sessions);
+        # the scheduler's plans, from which the morning digests are built. Never `referrals`.
+        reads=("notifications.requested", "people", "consents", "notifier.ledger", "courses",
+               "sessions", "contact-scheduler.state-changelog"),
         writes=("notifications.status", "notifier.ledger", "notifications.requested.dlq"),
         groups=("notifier",),
     ),
+    "reporting": ServiceAccess(
+        principal="lederkontakt-reporting",
+        reads=("referrals", "courses", "sessions", "contact-points", "consents",
+               "reporting.referral-facts", "reporting.course-facts"),
+        writes=("reporting.referral-facts", "reporting.course-facts", "reports"),
+        groups=("reporting-intake", "reporting"),
+    ),
 }
 
-# Whatever submits referrals and session events (the portal, a case system) writes only those.
+# The portal shows each person their courses and the reports, and writes what people do there.
+PORTAL = ServiceAccess(
+    principal="lederkontakt-portal",
+    reads=("referrals", "courses", "sessions", "people", "consents", "contact-points",
+           "notifications.status", "reports"),
+    writes=("referrals", "sessions"),
+)
+
+# Whatever else submits referrals and session events (a case system) writes only those.
 INTAKE = ServiceAccess(principal="lederkontakt-intake", reads=(),
                        writes=("referrals", "sessions"))
 
@@ -54,7 +72,7 @@ OPERATOR = ServiceAccess(
     reads=("referrals", "sessions", "courses", "people", "consents", "contact-points",
            "notifications.requested", "notifications.status", "referrals.dlq", "sessions.dlq",
            "courses.dlq", "people.dlq", "consents.dlq", "notifications.requested.dlq",
-           "erasures", "contact-scheduler.state-changelog"),
+           "erasures", "contact-scheduler.state-changelog", "reports"),
     writes=("referrals", "sessions", "courses", "people", "notifications.requested",
             "erasures"),
 )
@@ -84,13 +102,13 @@ def acls_for(access: ServiceAccess, topics: Topics) -> list[Acl]:
 
 
 def all_acls(topics: Topics) -> list[Acl]:
-    return [acl for access in (*ACCESS.values(), INTAKE, OPERATOR)
+    return [acl for access in (*ACCESS.values(), PORTAL, INTAKE, OPERATOR)
             for acl in acls_for(access, topics)]
 
 
 def readers_and_writers(base_topic: str) -> tuple[list[str], list[str]]:
     """The services that read and that write a topic, by the table."""
-    everyone = {**ACCESS, "intake": INTAKE, "operators": OPERATOR}
+    everyone = {**ACCESS, "portal": PORTAL, "intake": INTAKE, "operators": OPERATOR}
     readers = [name for name, a in everyone.items() if base_topic in a.reads]
     writers = [name for name, a in everyone.items() if base_topic in a.writes]
     return readers, writers

@@ -29,12 +29,13 @@ def test_every_topic_a_service_subscribes_to_is_in_its_reads() -> None:
         assert _subscribed(broker) <= set(ACCESS[name].reads), name
 
 
-def test_the_notifier_may_read_only_requests_people_consents_and_its_ledger() -> None:
+def test_the_notifier_reads_requests_its_views_and_its_ledger_and_never_raw_intake() -> None:
     assert set(ACCESS["notifier"].reads) == {"notifications.requested", "people", "consents",
-                                             "notifier.ledger"}
+                                             "notifier.ledger", "courses", "sessions",
+                                             "contact-scheduler.state-changelog"}
     notifier = acls_for(ACCESS["notifier"], Topics("x-"))
     assert Acl("lederkontakt-notifier", "topic", "x-notifications.requested", "read") in notifier
-    assert not any(a.name in ("x-referrals", "x-courses", "x-sessions") for a in notifier)
+    assert not any(a.name in ("x-referrals", "x-referrals.dlq") for a in notifier)
     assert not any(a.operation == "write" and a.name in ("x-people", "x-consents")
                    for a in notifier)
 
