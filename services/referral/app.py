@@ -57,7 +57,8 @@ class ReferralService(ServiceShell):
         # Its own output read back: a referral that re-names staff keeps what they chose.
         self.people: GlobalView[Person] = GlobalView(topics.people, self.kafka_kwargs, _person)
         self.handlers = ReferralHandlers(topics, self.producer, self.intake, self.consents,
-                                         clock or SystemClock(), self.people, id_key=own.id_key)
+                                         clock or SystemClock(), self.people, id_key=own.id_key,
+                                         staff=own.staff())
         self.subscribe(topics.referrals, group=INTAKE_GROUP, table=self.intake,
                        handle=self.handlers.on_referrals, batch_size=batch_size)
         self.subscribe(topics.courses, topics.sessions, group=CONSENT_GROUP, table=self.consents,

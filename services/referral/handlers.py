@@ -17,6 +17,7 @@ from services.referral.domain.intake import (
     stable_id,
 )
 from services.referral.domain.people import Known, choose_reminders
+from services.referral.domain.staff import StaffDirectory, resolve_staff
 from shared import telemetry
 from shared.catalogue import events_on
 from shared.clock import Clock, SystemClock
@@ -72,6 +73,8 @@ class ReferralHandlers:
     clock: Clock = field(default_factory=SystemClock)
     people: PeopleView = field(default_factory=NoPeopleView)
     id_key: bytes = DEVELOPMENT_ID_KEY
+    # Without a directory the referral's staff are taken as named (development and tests).
+    staff: StaffDirectory | None = None
 
     async def on_referral(self, record: Any) -> None:
         await self.on_referrals([record])
@@ -121,6 +124,11 @@ class ReferralHandlers:
             upsert = choose_reminders(event, people(event.person_id), now)
             return None, IntakeDecision([upsert], outcome=f"reminders_chosen_{event.reminders}")
         assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
+        if isinstance(event, ReferralSubmitted):
+            checked = await self._staff_checked(event, record)
+            if checked is None:
+                return None
+            event = checked
         known = decided[event.referral_id][0] if event.referral_id in decided \
             else self.intake.get(event.referral_id)
         try:
@@ -136,6 +144,21 @@ class ReferralHandlers:
                 f"intake failed: {type(exc).__name__}: {exc}",
                 (record.topic, record.partition, record.offset))
             return None
+
+    async def _staff_checked(self, referral: ReferralSubmitted,
+                             record: Any) -> ReferralSubmitted | None:
+        """The referral with its staff as the directory has them; None when it names someone
+        who is not on the team (it went to the DLQ with the reason)."""
+        if self.staff is None:
+            return referral
+        resolved = resolve_staff(referral, self.staff)
+        if isinstance(resolved, str):
+            await self.producer.dead_letter(
+                self.topics.dlq("referrals"), record.value, record.key, resolved,
+                (record.topic, record.partition, record.offset))
+            log.warning("referral_refused", referral_id=referral.referral_id, reason=resolved)
+            return None
+        return resolved
 
     async def _publish_people_first(self, outputs: list[Record]) -> None:
         """Requests and course events name people by id, and the notifier looks the ids up in

@@ -1,0 +1,89 @@
+"""Psychologists and team leads are who the staff directory says, not who a referral says."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from services.referral.config import ReferralSettings
+from services.referral.domain.staff import StaffDirectory, resolve_staff
+from shared.events import ReferredPerson, encode_event
+from tests.fakes import Record
+from tests.samples import referral
+from tests.unit.test_referral_handler_properties import TOPICS, _handlers
+
+TEAM = """
+email_domains = ["tidlig.dk"]
+
+[[staff]]
+id = "psy-1"
+name = "Pia Psykolog"
+email = "pia@tidlig.dk"
+phone = "+4520304050"
+roles = ["psychologist"]
+
+[[staff]]
+id = "lead-1"
+name = "Tove Teamleder"
+email = "tove@tidlig.dk"
+roles = ["team_lead"]
+"""
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> StaffDirectory:
+    path = tmp_path / "staff.toml"
+    path.write_text(TEAM)
+    staff = ReferralSettings(staff_file=path).staff()
+    assert staff is not None
+    return staff
+
+
+def test_a_known_psychologist_is_taken_from_the_directory_not_the_referral(
+    directory: StaffDirectory,
+) -> None:
+    forged = ReferredPerson(person_id="psy-1", name="Pia Psykolog", email="attacker@example.org")
+    resolved = resolve_staff(referral(psychologist=forged), directory)
+    assert not isinstance(resolved, str)
+    assert resolved.psychologist is not None and resolved.psychologist.email == "pia@tidlig.dk"
+
+
+def test_staff_named_by_e_mail_are_found_by_e_mail(directory: StaffDirectory) -> None:
+    by_mail = ReferredPerson(name="Tove", email="TOVE@tidlig.dk")
+    resolved = resolve_staff(referral(team_lead=by_mail), directory)
+    assert not isinstance(resolved, str)
+    assert resolved.team_lead is not None and resolved.team_lead.person_id == "lead-1"
+
+
+def test_an_unknown_psychologist_or_one_in_the_wrong_role_is_refused(
+    directory: StaffDirectory,
+) -> None:
+    stranger = ReferredPerson(person_id="psy-9", name="X", email="x@tidlig.dk")
+    assert resolve_staff(referral(psychologist=stranger), directory) == (
+        "unknown staff: no psychologist with id psy-9 in the staff directory")
+    lead_as_psy = ReferredPerson(person_id="lead-1", name="Tove", email="tove@tidlig.dk")
+    assert isinstance(resolve_staff(referral(psychologist=lead_as_psy), directory), str)
+
+
+def test_a_directory_with_an_e_mail_outside_the_domain_is_refused() -> None:
+    with pytest.raises(ValidationError, match="outside"):
+        StaffDirectory.model_validate({"email_domains": ["tidlig.dk"], "staff": [
+            {"id": "psy-1", "name": "P", "email": "p@gmail.com", "roles": ["psychologist"]}]})
+
+
+def test_a_referral_naming_an_unknown_staff_member_goes_to_the_dlq_with_the_reason(
+    directory: StaffDirectory,
+) -> None:
+    handlers, producer = _handlers()
+    handlers.staff = directory
+    stranger = ReferredPerson(person_id="psy-9", name="X", email="x@tidlig.dk")
+    asyncio.run(handlers.on_referrals([
+        Record(TOPICS.referrals, encode_event(referral("r-bad", psychologist=stranger)), b"r-bad",
+               0, 0),
+        Record(TOPICS.referrals, encode_event(referral("r-good")), b"r-good", 0, 1)]))
+    [dead] = producer.on(TOPICS.dlq("referrals"))
+    assert dead.headers["dlq.reason"].startswith("unknown staff: no psychologist")
+    assert len(producer.on(TOPICS.courses)) == 1
