@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
@@ -196,6 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--value-file", help="replay one message with this file's bytes instead")
     dlq.set_defaults(func=_dlq)
 
+    _add_data_protection(sub)
+    return parser
+
+
+def _add_data_protection(sub: Any) -> None:
+    """The commands about what the data is and who may touch it: reports, data map, ACLs."""
     report = sub.add_parser("report", help="print a period's report from the reports topic")
     report.add_argument("--period", required=True, help="2026-11, 2026-Q4 or 2026")
     report.add_argument("--format", choices=["json", "csv"], default="json",
@@ -214,7 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
     acls = sub.add_parser("acls", help="the broker ACLs of each service's principal")
     acls.add_argument("action", choices=["print", "apply"])
     acls.set_defaults(func=_acls)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.referral.domain.intake import stable_id
 from services.referral.erase import erase_person
+from shared.clock import Clock, SystemClock
 from shared.events import CourseCancelled, PersonErased
 from shared.kafka import EventProducer
 from shared.settings import KafkaSettings
@@ -31,7 +32,7 @@ def courses_to_close(plans: list[CoursePlan], person_id: str) -> list[str]:
                                                                        p.leader_id))
 
 
-async def erase(settings: KafkaSettings, person_id: str) -> Erasure:
+async def erase(settings: KafkaSettings, person_id: str, clock: Clock | None = None) -> Erasure:
     PersonErased(occurred_at=datetime.now(UTC), person_id=person_id)  # a bad id fails here
     topics = Topics(settings.topic_prefix)
     kwargs = settings.aiokafka_kwargs()
@@ -46,7 +47,7 @@ async def erase(settings: KafkaSettings, person_id: str) -> Erasure:
         partitions = next(s.partitions for s in SPECS if s.name == "contact-scheduler.state-changelog")
         await plans.recover(range(partitions))
         closing = courses_to_close([plan for _, plan in plans.items()], person_id)
-        now = datetime.now(UTC)
+        now = (clock or SystemClock()).now()
         await producer.publish_all([(topics.courses, CourseCancelled(
             event_id=stable_id(course_id, "erased", person_id), occurred_at=now,
             course_id=course_id, reason="person_erased")) for course_id in closing])

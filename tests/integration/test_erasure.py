@@ -57,7 +57,7 @@ async def test_erasing_an_employee_in_one_course_and_leader_in_another_closes_bo
     await wait_for(lambda: {k for k, p in scheduler.plans.items() if p.status == "open"}
                    == {"c-a", "c-b", "c-c"}, timeout=30)
 
-    erasure = await erase(kafka, "p-x")
+    erasure = await erase(kafka, "p-x", clock)
     assert erasure.courses_closed == ["c-a", "c-b"]
     await wait_for(lambda: {k for k, p in scheduler.plans.items() if p.status == "open"}
                    == {"c-c"}, timeout=30)

@@ -116,7 +116,8 @@ async def test_each_service_runs_its_path_under_its_own_principal(
 ) -> None:
     topics = Topics(PREFIX)
     clock = ManualClock(datetime(2026, 11, 26, 9, 5, tzinfo=timezone.utc))
-    referral_service = ReferralService(sasl(acls_applied, ACCESS["referral"].principal))
+    referral_service = ReferralService(sasl(acls_applied, ACCESS["referral"].principal),
+                                       clock=clock)
     scheduler = SchedulerService(sasl(acls_applied, ACCESS["contact-scheduler"].principal), clock,
                                  tick_interval=0.1)
     # The notifier connects over SSL with its client certificate, subscribers included.
