@@ -23,7 +23,9 @@ class ServiceAccess:
 ACCESS: dict[str, ServiceAccess] = {
     "referral": ServiceAccess(
         principal="lederkontakt-referral",
-        reads=("referrals", "courses", "sessions", "consents", "referral.dedup-changelog"),
+        # `people` is its own output, read back so a referral keeps the reminders staff chose.
+        reads=("referrals", "courses", "sessions", "consents", "referral.dedup-changelog",
+               "people"),
         writes=("courses", "people", "consents", "notifications.requested",
                 "referral.dedup-changelog", "referrals.dlq", "courses.dlq", "sessions.dlq"),
         groups=("referral", "referral-consent"),
