@@ -40,7 +40,7 @@ def test_a_person_id_cannot_be_recomputed_from_the_e_mail_without_the_key() -> N
 
 def test_the_intake_names_people_by_ids_under_its_key() -> None:
     def derived(key: bytes) -> set[str]:
-        return {e.person.person_id for e in decide_intake(None, referral(), NOW, key).outputs
+        return {e.person.person_id for e in decide_intake(None, referral(), NOW, id_key=key).outputs
                 if isinstance(e, PersonUpserted) and e.person.person_id.startswith("p-")}
 
     assert derived(b"k1") and derived(b"k1").isdisjoint(derived(b"k2"))
