@@ -177,3 +177,17 @@ def test_leaders_always_get_single_messages_whatever_their_preference_says() -> 
     digest_leader = LEADER.model_copy(update={"reminders": "digest"})
     for leader in (LEADER, digest_leader):
         assert plan_delivery(request(), leader, consented(True), MEMBERS, AT) == Send("email", leader)
+
+
+def test_nothing_in_a_course_closed_by_an_erasure_goes_out_also_what_was_requested_before() -> None:
+    from services.notifier.domain.membership import fold
+    from shared.events import CourseCancelled
+
+    erased = fold(MEMBERS, CourseCancelled(occurred_at=AT, course_id="c-1", reason="person_erased"))
+    assert erased is not None
+    for role, person in (("leader", "l"), ("psychologist", "p"), ("employee", "e")):
+        assert not erased.holds(person, role)  # type: ignore[arg-type]
+    assert decide(request(), LEADER, consented(True), erased).reason == "not_in_role"
+    # A course withdrawn by its referral keeps its members (its cancellation is no erasure).
+    assert fold(MEMBERS, CourseCancelled(occurred_at=AT, course_id="c-1",
+                                         reason="referral_withdrawn")) is None

@@ -7,9 +7,17 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.events import CourseStarted, Event, PsychologistAssigned, RecipientRole
+from shared.events import (
+    CourseCancelled,
+    CourseStarted,
+    Event,
+    PsychologistAssigned,
+    RecipientRole,
+)
 
-MEMBERSHIP_EVENTS = frozenset({"course.started", "psychologist.assigned"})
+# A course closed because one of its people was erased has no members any more: nothing in it
+# may go to anyone, also what was requested before the erasure and is still waiting.
+MEMBERSHIP_EVENTS = frozenset({"course.started", "psychologist.assigned", "course.cancelled"})
 
 
 class CourseMembers(BaseModel):
@@ -22,12 +30,14 @@ class CourseMembers(BaseModel):
     team_lead_id: str | None = None
     # When the psychologist was last (re)assigned; a later assignment replaces an earlier one.
     assigned_at: datetime | None = None
+    closed_by_erasure: bool = False
 
     def holds(self, person_id: str, role: RecipientRole) -> bool:
         """Whether the person holds the role in this course (a course's own people only)."""
         holder = {"employee": self.employee_id, "leader": self.leader_id,
                   "psychologist": self.psychologist_id, "team_lead": self.team_lead_id}[role]
-        return self.started and holder is not None and holder == person_id
+        return (self.started and not self.closed_by_erasure and holder is not None
+                and holder == person_id)
 
 
 def fold(current: CourseMembers | None, event: Event) -> CourseMembers | None:
@@ -47,4 +57,7 @@ def fold(current: CourseMembers | None, event: Event) -> CourseMembers | None:
             return None
         return members.model_copy(update={"psychologist_id": event.psychologist_id,
                                           "assigned_at": event.occurred_at})
+    if isinstance(event, CourseCancelled) and event.reason == "person_erased":
+        return None if members.closed_by_erasure else \
+            members.model_copy(update={"closed_by_erasure": True})
     return None
