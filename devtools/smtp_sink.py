@@ -67,6 +67,11 @@ class Mail:
         return self._part("html")
 
     @property
+    def calendar(self) -> str | None:
+        """The invitation's text/calendar part, if the mail carries one."""
+        return self._part("calendar")
+
+    @property
     def to(self) -> str:
         return self.recipients[0] if self.recipients else ""
 

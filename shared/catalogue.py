@@ -40,6 +40,8 @@ ROUTES: dict[type[Event], Route] = {
     ev.LeaderContactLogged: Route("sessions"),
     ev.FollowUpRequested: Route("sessions"),
     ev.PsychologistAssigned: Route("sessions"),
+    ev.MeetingScheduled: Route("sessions"),
+    ev.MeetingCancelled: Route("sessions"),
     ev.ConsentGiven: Route("sessions"),
     ev.ConsentWithdrawn: Route("sessions"),
     ev.PlanSet: Route("sessions"),

@@ -22,14 +22,21 @@ NotificationKind = Literal[
     "three_party_meeting_agreed",
     "plan_review_due",
     "daily_digest",
+    "call_scheduled",
+    "call_cancelled",
+    "three_party_meeting_scheduled",
+    "three_party_meeting_cancelled",
 ]
 RecipientRole = Literal["leader", "psychologist", "team_lead", "employee"]
 ConsentRequirement = Literal["none", "leader_contact", "three_party_meeting"]
 TemplateLanguage = Literal["da", "en"]
+CalendarMethod = Literal["REQUEST", "CANCEL"]
 
-# What any message may say to anyone: names, a date, how to reach the psychologist, a reference.
+# What any message may say to anyone: names, a date (or a meeting's time and length), how to
+# reach the psychologist, a reference.
 BASIC_FACTS = frozenset({"recipient_name", "psychologist_name", "psychologist_email",
-                         "psychologist_phone", "due_date", "course_reference"})
+                         "psychologist_phone", "due_date", "course_reference", "meeting_at",
+                         "meeting_minutes", "meeting_sequence"})
 # Deadlines and consent matters are for staff only.
 STAFF_FACTS = BASIC_FACTS | {"contact_kind", "reminder_number", "overdue_working_days",
                              "review_date", "late"}
@@ -42,6 +49,9 @@ class Template:
 
     subject: str
     text: str
+    # A calendar kind's event title (SUMMARY and DESCRIPTION): what anyone who glances at the
+    # recipient's calendar may read, so the kind of meeting and the course reference only.
+    event: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,12 +63,78 @@ class KindSpec:
     # A message about one course, whose recipient must hold the role in that course. A kind
     # that is not (the morning digest) is checked line by line where it is put together.
     per_course: bool = True
+    # A meeting in the recipient's calendar: the mail carries an iCalendar object with this
+    # METHOD (a mail is the only channel that can).
+    calendar: CalendarMethod | None = None
 
 
 def _staff(da: Template, en: Template) -> KindSpec:
     return KindSpec({"psychologist": "none", "team_lead": "none"}, STAFF_FACTS,
                     {"da": da, "en": en})
 
+
+def _meeting(audience: Mapping[RecipientRole, ConsentRequirement], method: CalendarMethod,
+             da: Template, en: Template) -> KindSpec:
+    return KindSpec(audience, BASIC_FACTS, {"da": da, "en": en}, calendar=method)
+
+
+# A call with the leader concerns the psychologist and the leader: the leader gets it only with
+# the employee's consent to leader contact, as any other message.
+_CALL: Mapping[RecipientRole, ConsentRequirement] = {"psychologist": "none",
+                                                     "leader": "leader_contact"}
+# The three-party meeting: as its agreement, anyone but the psychologist only with all three.
+_THREE_PARTY: Mapping[RecipientRole, ConsentRequirement] = {
+    "psychologist": "none", "leader": "three_party_meeting", "employee": "three_party_meeting"}
+_WHEN_DA = "{{ meeting_at | tidspunkt }} ({{ meeting_minutes }} minutter)"
+_WHEN_EN = "{{ meeting_at | tidspunkt }} ({{ meeting_minutes }} minutes)"
+_CALENDAR_DA = "Invitationen er vedhæftet, så den kan lægges i kalenderen."
+_CALENDAR_EN = "The invitation is attached, so it can go into your calendar."
+MEETING_KINDS: Mapping[NotificationKind, KindSpec] = {
+    "call_scheduled": _meeting(_CALL, "REQUEST", Template(
+        "{% if meeting_sequence %}Nyt tidspunkt: {% endif %}Samtale med psykolog "
+        "{{ meeting_at | tidspunkt }}",
+        "{% if meeting_sequence %}Samtalen er flyttet. {% endif %}Samtale med "
+        "{{ psychologist_name }}: " + _WHEN_DA + ". " + _CALENDAR_DA
+        + " Reference: {{ course_reference }}.",
+        event="Samtale med psykolog (forløb {{ course_reference }})"), Template(
+        "{% if meeting_sequence %}New time: {% endif %}Call with the psychologist "
+        "{{ meeting_at | tidspunkt }}",
+        "{% if meeting_sequence %}The call has moved. {% endif %}Call with "
+        "{{ psychologist_name }}: " + _WHEN_EN + ". " + _CALENDAR_EN
+        + " Reference: {{ course_reference }}.",
+        event="Call with the psychologist (course {{ course_reference }})")),
+    "call_cancelled": _meeting(_CALL, "CANCEL", Template(
+        "Aflyst: samtale med psykolog {{ meeting_at | tidspunkt }}",
+        "Samtalen med {{ psychologist_name }} " + _WHEN_DA + " er aflyst. "
+        "Reference: {{ course_reference }}.",
+        event="Samtale med psykolog (forløb {{ course_reference }})"), Template(
+        "Cancelled: call with the psychologist {{ meeting_at | tidspunkt }}",
+        "The call with {{ psychologist_name }} " + _WHEN_EN + " is cancelled. "
+        "Reference: {{ course_reference }}.",
+        event="Call with the psychologist (course {{ course_reference }})")),
+    "three_party_meeting_scheduled": _meeting(_THREE_PARTY, "REQUEST", Template(
+        "{% if meeting_sequence %}Nyt tidspunkt: {% endif %}Trepartssamtale "
+        "{{ meeting_at | tidspunkt }}",
+        "{% if meeting_sequence %}Trepartssamtalen er flyttet. {% endif %}Trepartssamtale med "
+        "{{ psychologist_name }}: " + _WHEN_DA + ". " + _CALENDAR_DA
+        + " Reference: {{ course_reference }}.",
+        event="Trepartssamtale (forløb {{ course_reference }})"), Template(
+        "{% if meeting_sequence %}New time: {% endif %}Three-party meeting "
+        "{{ meeting_at | tidspunkt }}",
+        "{% if meeting_sequence %}The three-party meeting has moved. {% endif %}Three-party "
+        "meeting with {{ psychologist_name }}: " + _WHEN_EN + ". " + _CALENDAR_EN
+        + " Reference: {{ course_reference }}.",
+        event="Three-party meeting (course {{ course_reference }})")),
+    "three_party_meeting_cancelled": _meeting(_THREE_PARTY, "CANCEL", Template(
+        "Aflyst: trepartssamtale {{ meeting_at | tidspunkt }}",
+        "Trepartssamtalen med {{ psychologist_name }} " + _WHEN_DA + " er aflyst. "
+        "Reference: {{ course_reference }}.",
+        event="Trepartssamtale (forløb {{ course_reference }})"), Template(
+        "Cancelled: three-party meeting {{ meeting_at | tidspunkt }}",
+        "The three-party meeting with {{ psychologist_name }} " + _WHEN_EN
+        + " is cancelled. Reference: {{ course_reference }}.",
+        event="Three-party meeting (course {{ course_reference }})")),
+}
 
 KINDS: Mapping[NotificationKind, KindSpec] = {
     # The leader made the referral themselves: the receipt needs no employee consent.
@@ -143,7 +219,15 @@ KINDS: Mapping[NotificationKind, KindSpec] = {
         "da": Template("Dagens lederkontakter", "Dagens lederkontakter står i portalen."),
         "en": Template("Today's leader contacts", "Today's leader contacts are in the portal."),
     }, per_course=False),
+    **MEETING_KINDS,
 }
+# The kind of message for each kind of meeting, scheduled (or moved) and cancelled.
+MEETING_NOTICES: Mapping[tuple[str, bool], NotificationKind] = {
+    ("leader_call", False): "call_scheduled", ("leader_call", True): "call_cancelled",
+    ("three_party_meeting", False): "three_party_meeting_scheduled",
+    ("three_party_meeting", True): "three_party_meeting_cancelled",
+}
+
 # The single staff reminders the morning digest carries for those who want it.
 DIGESTED_KINDS: frozenset[NotificationKind] = frozenset({
     "contact_reminder", "consent_discussion_reminder", "plan_review_due", "overdue_escalation"})

@@ -20,9 +20,16 @@ from uuid import NAMESPACE_URL, uuid5
 from services.notifier.adapters.provider import PermanentFailure, TemporaryFailure
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.delivery import Defer, Send, Suppress, plan_delivery, retry_moment
+from services.notifier.domain.ics import Address
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.domain.membership import CourseMembers
-from services.notifier.domain.render import Rendered, build_context, course_link, render
+from services.notifier.domain.render import (
+    Rendered,
+    build_context,
+    course_link,
+    render,
+    with_invitation,
+)
 from services.notifier.ports import MailParts, MailSender, SmsProvider, View
 from shared import telemetry
 from shared.catalogue import events_on
@@ -247,7 +254,8 @@ class NotifierHandlers:
             assert recipient.email is not None
             return await self.smtp.send(
                 recipient.email, rendered.subject, rendered.body, request.notification_id,
-                MailParts(html=rendered.html, language=rendered.language, to_name=recipient.name))
+                MailParts(html=rendered.html, language=rendered.language, to_name=recipient.name,
+                          calendar=rendered.calendar, calendar_method=rendered.calendar_method))
         assert recipient.phone is not None
         return await self.sms.send(recipient.phone, rendered.body, request.notification_id)
 
@@ -272,9 +280,15 @@ class NotifierHandlers:
         # someone else's name and phone number in the message.
         psychologist = self.people.get(members.psychologist_id) \
             if members is not None and members.psychologist_id else None
-        return render(request.kind, recipient.language, channel,
-                      build_context(request, recipient, psychologist),
-                      course_link(request, self.settings.portal_url))
+        rendered = render(request.kind, recipient.language, channel,
+                          build_context(request, recipient, psychologist),
+                          course_link(request, self.settings.portal_url))
+        if channel != "email":
+            return rendered
+        # The organiser is the mailbox the invitation comes from (see domain/ics.py).
+        smtp = self.settings.smtp()
+        return with_invitation(rendered, request, recipient,
+                               Address(smtp.sender, smtp.sender_name))
 
     async def _fail(self, request: NotificationRequested, partition: int, channel: Channel | None,
                     reason: str, attempts: int, source: Any) -> None:

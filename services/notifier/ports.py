@@ -21,11 +21,14 @@ class View(Protocol[V_co]):
 @dataclass(frozen=True)
 class MailParts:
     """What a mail says beyond its subject and plain text: the same words as an HTML part,
-    the language of both (`Content-Language`) and the recipient's name for `To:`."""
+    the language of both (`Content-Language`), the recipient's name for `To:`, and a meeting
+    as an iCalendar object with its METHOD (REQUEST or CANCEL)."""
 
     html: str | None = None
     language: str | None = None
     to_name: str | None = None
+    calendar: bytes | None = None
+    calendar_method: str | None = None
 
 
 class MailSender(Protocol):

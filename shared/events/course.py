@@ -15,6 +15,8 @@ Party = Literal["employee", "leader", "psychologist"]
 ConsentScope = Literal["leader_contact", "three_party_meeting"]
 ContactKind = Literal["start_call", "follow_up", "end_contact", "three_party_meeting", "plan_review"]
 PlanKind = Literal["return_to_work", "retention"]
+# What the psychologist can put in a calendar: a call with the leader, or the three-party meeting.
+MeetingKind = Literal["leader_call", "three_party_meeting"]
 
 
 class CourseStarted(Event):
@@ -71,6 +73,22 @@ class FollowUpRequested(Event):
     type: Literal["follow_up.requested"] = "follow_up.requested"
     follow_up_id: ExternalId
     due_date: date | None = None
+
+
+class MeetingScheduled(Event):
+    """The psychologist set a time for a call with the leader or for the three-party meeting;
+    a repeat with the same meeting id moves it (its kind stays what it was first)."""
+
+    type: Literal["meeting.scheduled"] = "meeting.scheduled"
+    meeting_id: ExternalId
+    meeting_kind: MeetingKind
+    starts_at: AwareDatetime
+    duration_minutes: int = Field(default=45, ge=5, le=480)
+
+
+class MeetingCancelled(Event):
+    type: Literal["meeting.cancelled"] = "meeting.cancelled"
+    meeting_id: ExternalId
 
 
 class PsychologistAssigned(Event):

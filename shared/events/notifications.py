@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events.course import ContactKind
 from shared.events.envelope import Event
-from shared.events.fields import LongId
+from shared.events.fields import ExternalId, LongId
 from shared.events.people import Channel, PersonId
 from shared.notification_kinds import ConsentRequirement as ConsentRequirement
 from shared.notification_kinds import NotificationKind as NotificationKind
@@ -26,6 +26,11 @@ class NotificationFacts(BaseModel):
     review_date: date | None = None
     reminder_number: int | None = Field(default=None, ge=0, le=1000)
     overdue_working_days: int | None = Field(default=None, ge=0, le=1000)
+    # A meeting in the calendar: which one, when, how long, and its version (iCalendar SEQUENCE).
+    meeting_id: ExternalId | None = None
+    meeting_at: AwareDatetime | None = None
+    meeting_minutes: int | None = Field(default=None, ge=5, le=480)
+    meeting_sequence: int | None = Field(default=None, ge=0, le=100_000)
 
 
 class NotificationRequested(Event):

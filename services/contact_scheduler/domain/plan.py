@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import ContactKind, ContactPointState
+from shared.events import ContactKind, ContactPointState, MeetingKind
 
 Stage = Literal["due", "overdue", "escalated", "consent_due", "consent_overdue"]
 APPLIED_EVENTS = 100
@@ -30,6 +30,19 @@ class ContactPoint(BaseModel):
         return self.state in OPEN_STATES
 
 
+class Meeting(BaseModel):
+    """A meeting as it stands in the calendars: each change counts its version up (SEQUENCE),
+    so a calendar replaces what it holds with the newer one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: MeetingKind
+    starts_at: datetime
+    minutes: int
+    sequence: int = 0
+    cancelled: bool = False
+
+
 class CoursePlan(BaseModel):
     """Everything the scheduler knows of a course; the value of its changelog record."""
 
@@ -48,6 +61,7 @@ class CoursePlan(BaseModel):
     consent_seen: bool = False
     points: dict[str, ContactPoint] = Field(default_factory=dict)
     next_fire_at: datetime | None = None
+    meetings: dict[str, Meeting] = Field(default_factory=dict)
     # Ids of the latest events that changed this plan: a repeat of one (a producer's retry, a
     # double submit) is recognised and changes nothing.
     applied: tuple[str, ...] = ()

@@ -6,6 +6,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from services.contact_scheduler.domain.meetings import (
+    cancel_all,
+    changed_meeting,
+    invitations,
+    with_meeting,
+)
 from services.contact_scheduler.domain.moments import ReminderMoments
 from services.contact_scheduler.domain.outputs import notification, point_changed
 from services.contact_scheduler.domain.plan import ContactPoint, CoursePlan, Stage
@@ -21,6 +27,8 @@ from shared.events import (
     Event,
     FollowUpRequested,
     LeaderContactLogged,
+    MeetingCancelled,
+    MeetingScheduled,
     NotificationKind,
     PlanSet,
     PsychologistAssigned,
@@ -86,6 +94,8 @@ class ContactPlanner:
             self._add(step, "end_contact", "end_contact", event.end_date, due_by, now)
         elif isinstance(event, CourseCancelled):
             self._close(step, "cancelled", now)
+        elif isinstance(event, MeetingScheduled | MeetingCancelled):
+            self._meeting(step, event, now)
         elif isinstance(event, PsychologistAssigned):
             step.plan = step.plan.model_copy(update={"psychologist_id": event.psychologist_id})
         step.plan = self.moments.with_next_fire(step.plan)
@@ -105,6 +115,9 @@ class ContactPlanner:
         due_by = self.calendar.add_working_days(event.start_date,
                                                 self.policy.start_call_working_days)
         self._add(step, "start_call", "start_call", event.start_date, due_by, now)
+        for meeting_id, meeting in sorted(step.plan.meetings.items()):
+            if not meeting.cancelled:
+                step.outputs += invitations(step.plan, meeting_id, meeting, now)
         if step.plan.consent_seen:
             self._consent(step, consent, step.plan.three_party_consent, now)
 
@@ -138,6 +151,16 @@ class ContactPlanner:
         elif not three_party and meeting is not None and meeting.is_open:
             self._set_state(step, meeting, "cancelled", now)
 
+    def _meeting(self, step: Step, event: MeetingScheduled | MeetingCancelled,
+                 now: datetime) -> None:
+        """A booked, moved or cancelled meeting: its invitations go out at once, or, while the
+        course's start (on another topic) has not arrived, when the course starts."""
+        meeting = changed_meeting(step.plan, event)
+        if meeting is not None:
+            step.plan = with_meeting(step.plan, event.meeting_id, meeting)
+            if step.plan.status != "pending":
+                step.outputs += invitations(step.plan, event.meeting_id, meeting, now)
+
     def _complete(self, step: Step, event: LeaderContactLogged, now: datetime) -> None:
         if not event.reached:
             return
@@ -154,6 +177,9 @@ class ContactPlanner:
         for point in list(step.plan.points.values()):
             if point.is_open:
                 self._set_state(step, point, "cancelled", now)
+        if status == "cancelled":
+            step.plan, cancellations = cancel_all(step.plan, now)
+            step.outputs += cancellations
         step.plan = step.plan.model_copy(update={"status": status, "end_date": end_date})
 
     def _add(self, step: Step, point_id: str, kind: ContactKind, due_from: date, due_by: date,

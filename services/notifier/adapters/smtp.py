@@ -7,6 +7,7 @@ import hashlib
 import ssl
 from dataclasses import dataclass
 from email.header import Header
+from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate
@@ -39,6 +40,23 @@ class SmtpConfig:
                              "the password would travel in the clear")
 
 
+def _with_calendar(alternative: MIMEMultipart, calendar: bytes,
+                   method: str) -> MIMEMultipart:
+    """An invitation laid out as Google Calendar's own: the calendar object as the last
+    alternative (text/calendar with its METHOD, which Outlook and Gmail turn into the
+    accept/decline view), and the same bytes as an invite.ics attachment for mail readers that
+    only offer attachments; multipart/mixed holds the two."""
+    part = MIMEText(calendar.decode(), "calendar", "utf-8")
+    part.set_param("method", method)
+    alternative.attach(part)
+    attachment = MIMEApplication(calendar, "ics", name="invite.ics")
+    attachment.add_header("Content-Disposition", "attachment", filename="invite.ics")
+    mixed = MIMEMultipart("mixed")
+    mixed.attach(alternative)
+    mixed.attach(attachment)
+    return mixed
+
+
 def build_message(sender: str, sender_name: str, to: str, subject: str, body: str,
                   notification_id: str, parts: MailParts | None = None) -> MIMEText | MIMEMultipart:
     """A UTF-8 message: plain text alone, or multipart/alternative with the text first and the
@@ -52,12 +70,15 @@ def build_message(sender: str, sender_name: str, to: str, subject: str, body: st
     domain = sender.rpartition("@")[2] or "localhost"
     text = MIMEText(body, "plain", "utf-8")
     msg: MIMEText | MIMEMultipart
-    if parts.html is None:
+    if parts.html is None and parts.calendar is None:
         msg = text
     else:
         msg = MIMEMultipart("alternative")
         msg.attach(text)
-        msg.attach(MIMEText(parts.html, "html", "utf-8"))
+        if parts.html is not None:
+            msg.attach(MIMEText(parts.html, "html", "utf-8"))
+        if parts.calendar is not None:
+            msg = _with_calendar(msg, parts.calendar, parts.calendar_method or "REQUEST")
     msg["From"] = formataddr((_encoded(sender_name), sender))
     msg["To"] = formataddr((_encoded(parts.to_name), to)) if parts.to_name else to
     msg["Subject"] = _encoded(subject)

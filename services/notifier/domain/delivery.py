@@ -10,7 +10,7 @@ from services.notifier.domain.gate import decide
 from services.notifier.domain.ledger import retry_at
 from services.notifier.domain.membership import CourseMembers
 from shared.events import Channel, ConsentState, NotificationRequested, Person
-from shared.notification_kinds import DIGESTED_KINDS, STAFF_ROLES
+from shared.notification_kinds import DIGESTED_KINDS, KINDS, STAFF_ROLES
 
 
 def wants_digest(person: Person) -> bool:
@@ -54,6 +54,10 @@ def plan_delivery(request: NotificationRequested, recipient: Person | None,
     if request.kind == "daily_digest":
         # A long list for a mailbox, never an SMS.
         channel = "email" if recipient.email else None
+    elif KINDS[request.kind].calendar is not None and recipient.email:
+        # Only a mail can carry the invitation into a calendar; without an address, the SMS
+        # still tells the time.
+        channel = "email"
     else:
         channel = choose_channel(recipient)
     if channel is None:

@@ -9,8 +9,8 @@ with a link to the course page; no other message carries a link.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -19,8 +19,10 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from services.notifier.domain.gsm7 import segments, to_gsm7
 from services.notifier.domain.html import render_html
+from services.notifier.domain.ics import Address, Invitation, build_ics, meeting_uid
+from shared.calendar import COPENHAGEN
 from shared.events import Channel, Language, NotificationKind, NotificationRequested, Person
-from shared.notification_kinds import BASIC_FACTS, KINDS, STAFF_ROLES
+from shared.notification_kinds import BASIC_FACTS, KINDS, STAFF_ROLES, CalendarMethod
 from shared.portal_links import course_page_url
 
 KIND_LABELS = {
@@ -45,16 +47,28 @@ class Rendered:
     # E-mail only: the same words as an accessible HTML part, and their language.
     html: str | None = None
     language: Language | None = None
+    # A meeting's invitation or cancellation (iCalendar), and its METHOD.
+    calendar: bytes | None = None
+    calendar_method: CalendarMethod | None = None
 
 
 def _dato(value: date | None) -> str:
     return value.strftime("%d.%m.%Y") if value else ""
 
 
+def _tidspunkt(value: datetime | None, language: Language) -> str:
+    """A meeting's time as people in Copenhagen read it, whatever zone it was given in."""
+    if value is None:
+        return ""
+    local = value.astimezone(COPENHAGEN)
+    return local.strftime("%d.%m.%Y kl. %H.%M" if language == "da" else "%d.%m.%Y at %H:%M")
+
+
 def _env(language: Language) -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
                                keep_trailing_newline=False)
     env.filters["dato"] = _dato
+    env.filters["tidspunkt"] = lambda value: _tidspunkt(value, language)
     env.filters["kind"] = lambda k: KIND_LABELS[language].get(k, KIND_LABELS[language][None])
     return env
 
@@ -83,6 +97,9 @@ def build_context(request: NotificationRequested, recipient: Person,
         "overdue_working_days": facts.overdue_working_days,
         "review_date": facts.review_date,
         "late": request.late,
+        "meeting_at": facts.meeting_at,
+        "meeting_minutes": facts.meeting_minutes,
+        "meeting_sequence": facts.meeting_sequence,
     }
     allowed = KINDS[request.kind].facts if request.recipient_role in STAFF_ROLES else BASIC_FACTS
     return {k: v for k, v in everything.items() if k in allowed}
@@ -117,3 +134,25 @@ def render(kind: NotificationKind, language: Language, channel: Channel,
     link_line = f"\n\n{COURSE_LINK[language].format(url=link)}" if link else ""
     body = f"{greeting}\n\n{text}{link_line}\n\n{SIGNATURE[language]}\n"
     return Rendered(subject, body, html=render_html(language, subject, body), language=language)
+
+
+def with_invitation(rendered: Rendered, request: NotificationRequested, recipient: Person,
+                    organizer: Address) -> Rendered:
+    """A mail of a calendar kind carries the meeting as an iCalendar object: its title is the
+    kind's event text (the kind of meeting and the course reference), the organiser the
+    service's mailbox, the attendee the recipient alone."""
+    spec = KINDS[request.kind]
+    facts = request.facts
+    if (spec.calendar is None or rendered.language is None or recipient.email is None
+            or facts.meeting_id is None or facts.meeting_at is None):
+        return rendered
+    template = spec.templates[rendered.language]
+    summary = _compiled(rendered.language, template.event or template.subject).render(
+        course_reference=course_reference(request.course_id),
+        meeting_at=facts.meeting_at, meeting_minutes=facts.meeting_minutes)
+    calendar = build_ics(Invitation(
+        uid=meeting_uid(request.course_id or "", facts.meeting_id), method=spec.calendar,
+        sequence=facts.meeting_sequence or 0, starts_at=facts.meeting_at,
+        minutes=facts.meeting_minutes or 45, summary=summary, organizer=organizer,
+        attendee=Address(recipient.email, recipient.name), stamp=request.occurred_at))
+    return replace(rendered, calendar=calendar, calendar_method=spec.calendar)
