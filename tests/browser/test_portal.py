@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from icalendar import Calendar
 from playwright.async_api import Page
 
 from devtools import portal_stack
@@ -16,6 +18,7 @@ from devtools.portal_stack import BY_SUB
 from devtools.smtp_sink import free_port
 from services.referral.domain.intake import course_id_for
 from shared.events import (
+    ConsentGiven,
     ContactPointCompleted,
     LeaderContactLogged,
     NotificationRequested,
@@ -163,6 +166,68 @@ async def test_the_employee_consents_and_the_psychologist_logs_the_start_call_on
     await check_page(psychologist, "course")
     await psychologist.goto(f"{stack.url}/worklist")
     await check_page(psychologist, "worklist")
+
+
+async def test_the_psychologist_puts_a_call_with_the_leader_in_the_calendars_and_cancels_it(
+        stack: Stack, new_page: Any) -> None:
+    course_id = await _refer(stack, "browser-anna-call", "anna", "pia")
+    producer = EventProducer(stack.kafka.aiokafka_kwargs())
+    await producer.start()
+    try:  # The employee's own consent to leader contact, as the psychologist records it.
+        await producer.publish(stack.topics.sessions, ConsentGiven(
+            occurred_at=stack.now(), course_id=course_id, party="employee",
+            scope="leader_contact"))
+    finally:
+        await producer.stop()
+    page: Page = await new_page()
+    await log_in(page, stack.url, "pia", "/worklist")
+    await page.goto(f"{stack.url}/courses/{course_id}")
+    await reload_until(page, "document.querySelector('#consent-state').innerText"
+                             ".startsWith('Medarbejderen har givet')")
+    assert "Ingen aftalte møder." in await page.inner_text("main")
+    # A time gone by is refused beside its field, and nothing is published.
+    meeting = page.locator("section", has=page.get_by_role("heading",
+                                                          name="Sæt et møde i kalenderen"))
+    await meeting.get_by_label("Samtale med lederen").check()
+    await meeting.get_by_label("Dato").fill("2026-11-02")
+    await meeting.get_by_role("button", name="Send invitationen").click()
+    await page.wait_for_selector("#meeting-meeting_date-error")
+    await check_page(page, "course-meeting-error")
+    meeting = page.locator("section", has=page.get_by_role("heading",
+                                                          name="Sæt et møde i kalenderen"))
+    await meeting.get_by_label("Dato").fill("2026-12-03")
+    await meeting.get_by_label("Klokkeslæt").fill("10:00")
+    await meeting.get_by_label("Minutter").select_option("30")
+    await meeting.get_by_role("button", name="Send invitationen").click()
+    await page.wait_for_selector("#meetings")
+    assert "2026-12-03 10:00" in await page.inner_text("#meetings")
+    await check_page(page, "course-meeting")
+    await switch_language(page, "en")
+    await check_page(page, "course-meeting")
+    await switch_language(page, "da")
+
+    def invitations(to: str) -> list[Any]:
+        return [m for m in stack.sink.mails if m.to == to and m.calendar is not None
+                and "samtale med psykolog" in m.subject.lower()]
+
+    # The psychologist and the consenting leader each get the invitation, with its .ics.
+    await wait_for(lambda: invitations("lars@example.org") and invitations("pia@tidlig.dk"), 60)
+    [to_lars] = invitations("lars@example.org")
+    assert to_lars.subject == "Samtale med psykolog 03.12.2026 kl. 10.00"
+    sent = Calendar.from_ical(to_lars.calendar or "")
+    assert str(sent["METHOD"]) == "REQUEST"
+    [event] = sent.events
+    assert str(event["ATTENDEE"]) == "mailto:lars@example.org"
+    assert event.end - event.start == timedelta(minutes=30)
+
+    await page.get_by_role("button", name="Aflys: Samtale med lederen 2026-12-03 10:00").click()
+    await page.wait_for_function("document.body.innerText.includes('Ingen aftalte møder.')")
+    assert "Møde aflyst" in await page.inner_text("#timeline")
+    await wait_for(lambda: len(invitations("lars@example.org")) == 2, 60)
+    cancel = Calendar.from_ical(invitations("lars@example.org")[1].calendar or "")
+    assert str(cancel["METHOD"]) == "CANCEL"
+    assert cancel.events[0]["UID"] == event["UID"]
+    assert int(cancel.events[0]["SEQUENCE"]) > int(event["SEQUENCE"])
 
 
 async def test_pages_refuse_people_without_the_right_role_or_course(

@@ -28,6 +28,7 @@ from shared.events import (
     ConsentWithdrawn,
     CourseStarted,
     LeaderContactLogged,
+    MeetingScheduled,
     PsychologistAssigned,
 )
 from shared.settings import KafkaSettings
@@ -258,3 +259,50 @@ async def test_the_referral_form_offers_the_configured_units_by_administration()
     for unit in org.units:
         assert f'<option value="{unit}">{unit}</option>' in page.text
     assert '<label for="unit_other">' in page.text
+
+
+def _meeting_form(**over: str) -> dict[str, str]:
+    return {"meeting_kind": "leader_call", "meeting_date": "2026-12-03", "meeting_time": "10:00",
+            "duration_minutes": "30", "meeting_id": "new", **over}
+
+
+def test_the_meeting_form_books_a_call_in_copenhagen_time_under_a_new_id() -> None:
+    context = ActionContext("c-1", uuid4(), NOW)
+    event = ACTIONS["meeting"](_meeting_form(), context)
+    assert isinstance(event, MeetingScheduled)
+    assert event.starts_at == datetime(2026, 12, 3, 10, 0, tzinfo=COPENHAGEN)
+    assert (event.meeting_kind, event.duration_minutes) == ("leader_call", 30)
+    assert event.meeting_id and event.event_id == context.event_id
+    moved = ACTIONS["meeting"](_meeting_form(meeting_id=event.meeting_id, meeting_time="13:00"),
+                               ActionContext("c-1", uuid4(), NOW))
+    assert isinstance(moved, MeetingScheduled) and moved.meeting_id == event.meeting_id
+
+
+def test_the_meeting_form_refuses_a_time_gone_by_a_bad_time_and_an_unknown_kind() -> None:
+    context = ActionContext("c-1", uuid4(), NOW)
+    for form, field, key in (
+            (_meeting_form(meeting_date="2026-11-30", meeting_time="09:59"), "meeting_date",
+             "error.past"),
+            (_meeting_form(meeting_time="25:00"), "meeting_time", "error.time"),
+            (_meeting_form(meeting_kind="session"), "meeting_kind", "error.choice"),
+            (_meeting_form(duration_minutes="600"), "duration_minutes", "error.choice"),
+            (_meeting_form(meeting_id="a b"), "meeting_id", "error.choice")):
+        with pytest.raises(FormInvalid) as caught:
+            ACTIONS["meeting"](form, context)
+        assert caught.value.errors == {field: key}, form
+
+
+def test_the_view_keeps_a_moved_meetings_kind_and_drops_a_cancelled_one() -> None:
+    view = PortalView()
+    at = datetime(2026, 12, 3, 10, 0, tzinfo=COPENHAGEN)
+    view.apply(MeetingScheduled(occurred_at=NOW, course_id="c-1", meeting_id="m-1",
+                                meeting_kind="three_party_meeting", starts_at=at))
+    view.apply(MeetingScheduled(occurred_at=NOW, course_id="c-1", meeting_id="m-1",
+                                meeting_kind="leader_call", starts_at=at + timedelta(hours=2)))
+    [meeting] = view.upcoming_meetings("c-1")
+    assert (meeting.kind, meeting.starts_at) == ("three_party_meeting", at + timedelta(hours=2))
+    view.apply(ACTIONS["meeting-cancel"]({"meeting_id": "m-1"},
+                                         ActionContext("c-1", uuid4(), NOW)))
+    assert view.upcoming_meetings("c-1") == []
+    assert [e.what for e in view.timeline("c-1")] == [
+        "meeting.scheduled", "meeting.scheduled", "meeting.cancelled"]

@@ -23,6 +23,8 @@ from shared.events import (
     Event,
     FollowUpRequested,
     LeaderContactLogged,
+    MeetingCancelled,
+    MeetingScheduled,
     PlanSet,
     PsychologistAssigned,
     ReferralSubmitted,
@@ -210,6 +212,37 @@ def _session(form: Form, c: ActionContext) -> Event:
                session_id=session_id, at=_moment(form, "session_date", "session_time"))
 
 
+MEETING_MINUTES = ("15", "30", "45", "60", "90")
+NEW_MEETING = "new"
+
+
+def _meeting(form: Form, c: ActionContext) -> Event:
+    """A call with the leader or the three-party meeting at a time: a new one, or one already
+    in the calendars moved (its id chosen on the form). Each concerned person gets the
+    invitation, or its update, as the course's consent allows."""
+    kind = _choice(form, "meeting_kind", ("leader_call", "three_party_meeting"))
+    starts_at = _moment(form, "meeting_date", "meeting_time")
+    if starts_at <= c.now:
+        raise FormInvalid({"meeting_date": "error.past"})
+    minutes = int(_choice(form, "duration_minutes", MEETING_MINUTES))
+    chosen = form.get("meeting_id", NEW_MEETING).strip() or NEW_MEETING
+    meeting_id = token_of(c.event_id) if chosen == NEW_MEETING else chosen
+    try:
+        return MeetingScheduled(event_id=c.event_id, occurred_at=c.now, course_id=c.course_id,
+                                meeting_id=meeting_id, meeting_kind=kind, starts_at=starts_at,
+                                duration_minutes=minutes)
+    except ValidationError:
+        raise FormInvalid({"meeting_id": "error.choice"}) from None
+
+
+def _cancel_meeting(form: Form, c: ActionContext) -> Event:
+    try:
+        return MeetingCancelled(event_id=c.event_id, occurred_at=c.now, course_id=c.course_id,
+                                meeting_id=form.get("meeting_id", "").strip())
+    except ValidationError:
+        raise FormInvalid({"form": "error.choice"}) from None
+
+
 def _plan(form: Form, c: ActionContext) -> Event:
     kind = _choice(form, "plan_kind", ("return_to_work", "retention"))
     return PlanSet(event_id=c.event_id, occurred_at=c.now, course_id=c.course_id,
@@ -236,6 +269,8 @@ ACTIONS: dict[str, Callable[[Form, ActionContext], Event]] = {
     "follow-up": _follow_up,
     "consent": _consent,
     "session": _session,
+    "meeting": _meeting,
+    "meeting-cancel": _cancel_meeting,
     "plan": _plan,
     "end": _end,
 }

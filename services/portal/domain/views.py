@@ -23,6 +23,8 @@ from shared.events import (
     Event,
     FollowUpRequested,
     LeaderContactLogged,
+    MeetingCancelled,
+    MeetingScheduled,
     Person,
     PersonErased,
     PersonUpserted,
@@ -78,6 +80,17 @@ class PointRow:
 
 
 @dataclass(frozen=True)
+class MeetingRow:
+    """A meeting the psychologist put in the calendars, as it stands now."""
+
+    meeting_id: str
+    kind: str
+    starts_at: datetime
+    minutes: int
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
     """One line of a course's history: what happened and when, never what was said."""
 
@@ -97,6 +110,7 @@ class PortalView:
     consents: dict[str, ConsentState] = field(default_factory=dict)
     points: dict[str, dict[str, PointRow]] = field(default_factory=dict)
     timelines: dict[str, list[TimelineEntry]] = field(default_factory=dict)
+    meetings: dict[str, dict[str, MeetingRow]] = field(default_factory=dict)
     # Event ids seen on the topics the portal writes to: a repeated form never publishes twice.
     seen_event_ids: set[UUID] = field(default_factory=set)
     # (topic, partition) -> the next offset to read: read-your-own-write waits on this.
@@ -142,6 +156,8 @@ class PortalView:
                 self.consents.get(event.course_id, ConsentState()), event.state)
         elif isinstance(event, _ContactPointChange) and event.course_id:
             self._point(event)
+        elif isinstance(event, MeetingScheduled | MeetingCancelled) and event.course_id:
+            self._meeting(event, event.course_id)
         elif event.course_id:
             self._course_event(event, event.course_id)
 
@@ -201,6 +217,27 @@ class PortalView:
         elif isinstance(event, _Outcome):
             self._log(course_id, event.occurred_at, str(getattr(event, "type", "")),
                       f"{event.kind}:{event.recipient_role}")
+
+    def _meeting(self, event: MeetingScheduled | MeetingCancelled, course_id: str) -> None:
+        """As the scheduler keeps it: a move keeps the meeting's kind, a cancellation is final."""
+        meetings = self.meetings.setdefault(course_id, {})
+        current = meetings.get(event.meeting_id)
+        if current is not None and current.cancelled:
+            return
+        if isinstance(event, MeetingScheduled):
+            meetings[event.meeting_id] = MeetingRow(
+                event.meeting_id, current.kind if current else event.meeting_kind,
+                event.starts_at, event.duration_minutes)
+        elif current is not None:
+            meetings[event.meeting_id] = MeetingRow(current.meeting_id, current.kind,
+                                                    current.starts_at, current.minutes, True)
+        else:
+            return
+        self._log(course_id, event.occurred_at, event.type, meetings[event.meeting_id].kind)
+
+    def upcoming_meetings(self, course_id: str) -> list[MeetingRow]:
+        return sorted((m for m in self.meetings.get(course_id, {}).values() if not m.cancelled),
+                      key=lambda m: m.starts_at)
 
     def _log(self, course_id: str, at: datetime, what: str, detail: str = "") -> None:
         self.timelines.setdefault(course_id, []).append(TimelineEntry(at, what, detail))

@@ -13,6 +13,7 @@ from services.portal.auth import Identity
 from services.portal.bus import form_event_id
 from services.portal.domain.forms import (
     ACTIONS,
+    MEETING_MINUTES,
     TEAM_LEAD_ACTIONS,
     ActionContext,
     Form,
@@ -67,6 +68,8 @@ def render_course(request: Request, me: Identity, course: CourseRow,
         "course": course, "view": view, "points": points,
         "consent": view.consents.get(course.course_id),
         "timeline": view.timeline(course.course_id), "detail": detail, "tz": COPENHAGEN,
+        "meetings": view.upcoming_meetings(course.course_id),
+        "meeting_minutes": MEETING_MINUTES,
         "can_act": course.status == "open", "can_reassign": "team_lead" in me.roles,
         "psychologists": portal.settings.psychologists, "form_key": uuid.uuid4().hex,
         "errors": errors or {}, "action_errors_for": failed}, status_code)
