@@ -92,6 +92,10 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
            "LEDERKONTAKT_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
            "LEDERKONTAKT_TOPIC_PREFIX": settings.topic_prefix,
            "LEDERKONTAKT_CLOCK_START": "2026-11-26T11:00:00+00:00",
+           # The services' clock is a Thursday at 11:00 whatever day the bench runs on, and the
+           # bench stamps its events with the wall clock: they must not be refused as
+           # future-dated.
+           "LEDERKONTAKT_MAX_CLOCK_SKEW_SECONDS": str(60 * 86400),
            "LEDERKONTAKT_NOTIFIER_SMTP_PORT": str(smtp.port),
            "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": smtp.cafile,
            "LEDERKONTAKT_NOTIFIER_SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
