@@ -87,3 +87,18 @@ def test_a_referral_naming_an_unknown_staff_member_goes_to_the_dlq_with_the_reas
     [dead] = producer.on(TOPICS.dlq("referrals"))
     assert dead.headers["dlq.reason"].startswith("unknown staff: no psychologist")
     assert len(producer.on(TOPICS.courses)) == 1
+
+
+def test_a_staff_id_or_e_mail_given_for_the_employee_or_leader_keeps_the_directorys_details(
+    directory: StaffDirectory,
+) -> None:
+    # Otherwise the referral's contact details would overwrite the member's record on people,
+    # and their reminders would go to whoever wrote the referral.
+    by_id = ReferredPerson(person_id="psy-1", name="Mallory", email="mallory@evil.example")
+    by_mail = ReferredPerson(name="Mallory", email="TOVE@tidlig.dk", phone="+4599999999")
+    resolved = resolve_staff(referral(leader=by_id, psychologist=None), directory)
+    assert not isinstance(resolved, str)
+    assert (resolved.leader.person_id, resolved.leader.email) == ("psy-1", "pia@tidlig.dk")
+    resolved = resolve_staff(referral(employee=by_mail), directory)
+    assert not isinstance(resolved, str)
+    assert (resolved.employee.person_id, resolved.employee.phone) == ("lead-1", None)

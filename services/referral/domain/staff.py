@@ -47,6 +47,12 @@ class StaffDirectory(BaseModel):
             raise ValueError("a staff id appears twice")
         return self
 
+    def member_named(self, named: ReferredPerson) -> StaffMember | None:
+        """The member a person in a referral is, by id or by e-mail, in whatever role."""
+        email = str(named.email).lower() if named.email is not None else None
+        return next((m for m in self.staff
+                     if m.id == named.person_id or str(m.email).lower() == email), None)
+
     def find(self, named: ReferredPerson, role: StaffRole) -> StaffMember | None:
         """The member a referral names, by id if it gives one, else by e-mail, in that role."""
         for member in self.staff:
@@ -64,6 +70,14 @@ def resolve_staff(referral: ReferralSubmitted,
     it cannot be accepted: a referral naming someone who is not on the team in that role could
     otherwise make anyone a "psychologist" who receives the course's reminders."""
     replaced: dict[str, ReferredPerson] = {}
+    # A member of the team may be referred (or refer) like anyone else, but their record is
+    # still the directory's: a referral giving a staff id with other contact details would
+    # otherwise redirect that member's reminders to whoever wrote it.
+    for field in ("employee", "leader"):
+        named_party: ReferredPerson = getattr(referral, field)
+        staff_member = directory.member_named(named_party)
+        if staff_member is not None:
+            replaced[field] = staff_member.as_referred()
     for field, role in (("psychologist", "psychologist"), ("team_lead", "team_lead")):
         named: ReferredPerson | None = getattr(referral, field)
         if named is None:
