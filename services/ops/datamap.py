@@ -90,6 +90,8 @@ def _retention(configs: dict[str, str]) -> str:
     if configs["cleanup.policy"] == "compact":
         return (f"compacted; a replaced or tombstoned value is cleaned within "
                 f"{_duration(int(configs['max.compaction.lag.ms']))}")
+    if int(configs["retention.ms"]) < 0:
+        return "kept for good (ids and states only: the course's lifetime record)"
     return (f"{_duration(int(configs['retention.ms']))} (segments close after "
             f"{_duration(int(configs['segment.ms']))})")
 

@@ -71,3 +71,11 @@ def test_every_topic_carrying_contact_details_has_personal_retention() -> None:
 
 def test_the_checked_in_data_map_matches_the_code() -> None:
     assert not write(check=True), "run `lederkontakt datamap --write` and commit docs/datamap.md"
+
+
+def test_topics_kept_for_good_say_so_in_the_data_map() -> None:
+    from services.ops.datamap import render
+
+    rows = {line.split("|")[1].strip(): line for line in render().splitlines()
+            if line.startswith("| `")}
+    assert "kept for good" in rows["`courses`"] and "-0.001" not in render()
