@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -31,6 +32,14 @@ class RetentionSettings(BaseSettings):
     erasure_bound_ms: int = 24 * HOUR_MS
     events_ms: int = 14 * 24 * HOUR_MS
     events_segment_ms: int = HOUR_MS
+    # The state of a course (plan, consent) is tombstoned this long after it ended or was
+    # cancelled; the services look for such courses every `ended_course_sweep_seconds`.
+    ended_course_days: float = 90
+    ended_course_sweep_seconds: float = 3600
+
+    @property
+    def ended_course_keep(self) -> timedelta:
+        return timedelta(days=self.ended_course_days)
 
     @property
     def personal_ms(self) -> int:

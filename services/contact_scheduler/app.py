@@ -14,16 +14,19 @@ from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock, clock_from_env
 from shared.logging import configure_logging
 from shared.ops import run
+from shared.retention import ClosedCourseSweep
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
 from shared.telemetry import configure_tracing
+from shared.topics import RetentionSettings
 
 GROUP = "contact-scheduler"
 
 
 class SchedulerService(ServiceShell):
     def __init__(self, settings: KafkaSettings, clock: Clock, policy: ContactPolicy | None = None,
-                 tick_interval: float = 0.5, batch_size: int = 500) -> None:
+                 tick_interval: float = 0.5, batch_size: int = 500,
+                 retention: RetentionSettings | None = None) -> None:
         super().__init__("contact-scheduler", settings)
         topics = self.topics
         self.plans = self.table(topics.scheduler_state, lambda p: p.model_dump_json().encode(),
@@ -35,6 +38,10 @@ class SchedulerService(ServiceShell):
         self.handlers = SchedulerHandlers(self.steps)
         self.reminders = ReminderTimers(self.steps)
         self.timer(lambda: self.reminders.run(tick_interval))
+        keep = retention or RetentionSettings()
+        self.retention = ClosedCourseSweep(self.plans, lambda p: p.closed_since, clock,
+                                           keep.ended_course_keep, lock=self.steps.lock)
+        self.timer(lambda: self.retention.run(keep.ended_course_sweep_seconds))
         self.subscribe(topics.courses, topics.sessions, topics.consents, group=GROUP,
                        table=self.plans, handle=self.handlers.on_events, batch_size=batch_size)
 

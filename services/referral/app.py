@@ -14,6 +14,7 @@ from shared.clock import Clock, SystemClock, clock_from_env
 from shared.events import ConsentRecorded, Person, PersonUpserted, decode_event, encode_event
 from shared.logging import configure_logging, get_logger
 from shared.ops import run
+from shared.retention import ClosedCourseSweep
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
 from shared.telemetry import configure_tracing
@@ -64,6 +65,10 @@ class ReferralService(ServiceShell):
         self.subscribe(topics.courses, topics.sessions, group=CONSENT_GROUP, table=self.consents,
                        handle=self.handlers.on_courses_and_sessions, batch_size=batch_size)
         self.timer(self._roll_people)
+        self.retention_sweep = ClosedCourseSweep(
+            self.consents, lambda c: c.closed_at, clock or SystemClock(),
+            self.retention.ended_course_keep, lock=self.handlers.consent_lock)
+        self.timer(lambda: self.retention_sweep.run(self.retention.ended_course_sweep_seconds))
 
     def health(self) -> dict[str, object]:
         return {"ok": self.intake.ready.is_set() and self.consents.ready.is_set(),

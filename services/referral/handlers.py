@@ -4,6 +4,7 @@ none."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -23,6 +24,8 @@ from shared.catalogue import events_on
 from shared.clock import Clock, SystemClock
 from shared.events import (
     ConsentRecorded,
+    CourseCancelled,
+    CourseEnded,
     Event,
     EventDecodeError,
     Person,
@@ -75,6 +78,7 @@ class ReferralHandlers:
     id_key: bytes = DEVELOPMENT_ID_KEY
     # Without a directory the referral's staff are taken as named (development and tests).
     staff: StaffDirectory | None = None
+    consent_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def on_referral(self, record: Any) -> None:
         await self.on_referrals([record])
@@ -177,6 +181,11 @@ class ReferralHandlers:
 
     async def on_courses_and_sessions(self, records: Sequence[Any]) -> None:
         await self.consents.wait_ready()
+        # The retention sweep deletes from the same table: never in the middle of a batch.
+        async with self.consent_lock:
+            await self._consent_batch(records)
+
+    async def _consent_batch(self, records: Sequence[Any]) -> None:
         recorded: dict[str, tuple[ConsentRecorded, int]] = {}
         for record in records:
             telemetry.handling(record)
@@ -185,7 +194,8 @@ class ReferralHandlers:
                 continue
             known = recorded[event.course_id][0] if event.course_id in recorded \
                 else self.consents.get(event.course_id)
-            consent = await self._apply_consent(record, event, known)
+            consent = await self._apply_consent(record, event, known) or \
+                self._closed(event, known)
             if consent is not None:
                 # The consents topic is itself this table's changelog: the record goes to the
                 # partition of the input it came from, where the course's next event lands too.
@@ -210,6 +220,18 @@ class ReferralHandlers:
             # partition.
             return None
         return event
+
+    def _closed(self, event: Event, known: ConsentRecorded | None) -> ConsentRecorded | None:
+        """The consent record marked with the moment its course ended or was cancelled, from
+        which its retention counts; None when there is no record or it is marked already."""
+        if not isinstance(event, CourseEnded | CourseCancelled) or known is None \
+                or known.closed_at is not None:
+            return None
+        assert event.course_id is not None
+        event_id = str(event.event_id)
+        return known.model_copy(update={
+            "event_id": stable_id(event.course_id, "consent", event_id),
+            "closed_at": self.clock.now(), "applied": (*known.applied, event_id)[-100:]})
 
     async def _apply_consent(self, record: Any, event: Event,
                              known: ConsentRecorded | None) -> ConsentRecorded | None:

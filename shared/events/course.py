@@ -153,3 +153,5 @@ class ConsentRecorded(Event):
     state: ConsentState
     # The ids of the latest course and session events applied to it: a repeat is ignored.
     applied: tuple[str, ...] = Field(default=(), max_length=100)
+    # When the course ended or was cancelled: the record is tombstoned a while after that.
+    closed_at: AwareDatetime | None = None

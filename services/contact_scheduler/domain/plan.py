@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,6 +56,9 @@ class CoursePlan(BaseModel):
     team_lead_id: str | None = None
     start_date: date | None = None
     end_date: date | None = None
+    # When the course ended or was cancelled, as the scheduler saw it: its state is kept for a
+    # while after that, then tombstoned.
+    closed_at: datetime | None = None
     leader_contact_consent: bool = False
     three_party_consent: bool = False
     consent_seen: bool = False
@@ -65,6 +68,16 @@ class CoursePlan(BaseModel):
     # Ids of the latest events that changed this plan: a repeat of one (a producer's retry, a
     # double submit) is recognised and changes nothing.
     applied: tuple[str, ...] = ()
+
+    @property
+    def closed_since(self) -> datetime | None:
+        """Since when the course is closed; a plan closed before the moment was recorded counts
+        from its end date."""
+        if self.status not in ("ended", "cancelled"):
+            return None
+        if self.closed_at is None and self.end_date is not None:
+            return datetime.combine(self.end_date, time(), UTC)
+        return self.closed_at
 
     def with_point(self, point: ContactPoint) -> CoursePlan:
         return self.model_copy(update={"points": {**self.points, point.point_id: point}})

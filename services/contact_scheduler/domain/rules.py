@@ -180,7 +180,8 @@ class ContactPlanner:
         if status == "cancelled":
             step.plan, cancellations = cancel_all(step.plan, now)
             step.outputs += cancellations
-        step.plan = step.plan.model_copy(update={"status": status, "end_date": end_date})
+        step.plan = step.plan.model_copy(update={"status": status, "end_date": end_date,
+                                                 "closed_at": now})
 
     def _add(self, step: Step, point_id: str, kind: ContactKind, due_from: date, due_by: date,
              now: datetime, replace: bool = False) -> None:
