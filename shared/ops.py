@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import os
 import signal
 import socket
 from collections.abc import Callable, Iterator
@@ -13,9 +15,10 @@ from typing import Any, Literal
 import uvicorn
 from faststream.asgi import AsgiFastStream, AsgiResponse, get, make_ping_asgi
 from faststream.asgi.response import JSONResponse
-from faststream.asgi.types import ASGIApp, Scope
+from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter, Gauge, make_asgi_app
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from shared.logging import get_logger
 
@@ -64,7 +67,8 @@ def ops_routes(service: str, health: Health, *, broker: KafkaBroker | None = Non
                guard: Guard | None = None) -> list[tuple[str, ASGIApp]]:
     """/metrics for Prometheus, /healthz (200 when `health()` says ok, else 503, with its
     report), /ping (FastStream's broker health check, 204 or 500) and any further pages. A
-    `guard` (an authentication check, say) wraps every one of them."""
+    `guard` (an authentication check, say) wraps every one of them but /ping, which tells only
+    whether the broker answers and serves liveness probes that hold no secret."""
 
     @get
     async def healthz(scope: Scope) -> AsgiResponse:
@@ -72,11 +76,37 @@ def ops_routes(service: str, health: Health, *, broker: KafkaBroker | None = Non
         return JSONResponse(report, 200 if report.get("ok") else 503)
 
     routes: list[tuple[str, ASGIApp]] = [("/metrics", make_asgi_app()), ("/healthz", healthz)]
-    if broker is not None:
-        routes.append(("/ping", make_ping_asgi(broker, timeout=5.0)))
     for path, page in (pages or {}).items():
         routes.append((path, _page(page)))
-    return [(path, guard(app)) for path, app in routes] if guard else routes
+    if guard is not None:
+        routes = [(path, guard(app)) for path, app in routes]
+    if broker is not None:
+        routes.append(("/ping", make_ping_asgi(broker, timeout=5.0)))
+    return routes
+
+
+def bearer_guard(token: str) -> Guard:
+    """Lets a request through only with `Authorization: Bearer <token>`; 401 otherwise."""
+    expected = f"Bearer {token}".encode()
+
+    def guard(app: ASGIApp) -> ASGIApp:
+        async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            # Compared in constant time: the token is the only thing guarding /metrics.
+            if not hmac.compare_digest(given, expected):
+                await AsgiResponse(b"", 401, {"WWW-Authenticate": "Bearer"})(scope, receive, send)
+                return
+            await app(scope, receive, send)
+
+        return guarded
+
+    return guard
+
+
+def token_guard() -> Guard | None:
+    """The bearer-token guard when LEDERKONTAKT_OPS_TOKEN is set, else none."""
+    token = os.environ.get("LEDERKONTAKT_OPS_TOKEN", "")
+    return bearer_guard(token) if token else None
 
 
 def _page(make: Page) -> ASGIApp:
@@ -112,11 +142,39 @@ class _ServiceServer(uvicorn.Server):
                 loop.remove_signal_handler(sig)
 
 
+class HeadDeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's head. uvicorn has none of its
+    own: `timeout_keep_alive` starts only once a response is complete and every byte received
+    stops it, so a client sending its header lines a byte at a time would hold a connection
+    (and one of the `limit_concurrency` slots) for as long as it likes."""
+
+    head_timeout_seconds = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_head_deadline()
+
+    def _arm_head_deadline(self) -> None:
+        self.loop.call_later(self.head_timeout_seconds, self._head_overdue, self.cycle)
+
+    def _head_overdue(self, waiting: object) -> None:
+        # No new request head since the deadline was set: the cycle is still the one that
+        # was complete (or none) then.
+        idle = waiting is None or getattr(waiting, "response_complete", False)
+        if self.cycle is waiting and idle and not self.transport.is_closing():
+            self.transport.close()
+
+
 def _config(app: ASGIApp, lifespan: Literal["on", "off"]) -> uvicorn.Config:
     # Our own logging stays in charge (log_config=None); a few dozen connections at once are
-    # plenty for an ops endpoint, and h11 bounds the size of a request's head.
+    # plenty for an ops endpoint; h11 bounds the size of a request's head, and the protocol
+    # the time it may take to arrive.
     return uvicorn.Config(app, lifespan=lifespan, log_config=None, access_log=False,
-                          limit_concurrency=64, timeout_keep_alive=5)
+                          limit_concurrency=64, timeout_keep_alive=5, http=HeadDeadlineProtocol)
 
 
 def _bind(service: str, host: str, port: int, required: bool) -> socket.socket:
@@ -187,7 +245,8 @@ async def serve(app: AsgiFastStream, service: str, port: int, host: str) -> None
 
 def service_app(service: str, broker: KafkaBroker, health: Health) -> AsgiFastStream:
     """A service's FastStream app as an ASGI app, with its ops endpoints."""
-    return AsgiFastStream(broker, asgi_routes=ops_routes(service, health, broker=broker))
+    return AsgiFastStream(broker, asgi_routes=ops_routes(service, health, broker=broker,
+                                                         guard=token_guard()))
 
 
 def run(app: AsgiFastStream, service: str, default_port: int) -> None:
@@ -198,12 +257,8 @@ def run(app: AsgiFastStream, service: str, default_port: int) -> None:
 def http_host() -> str:
     """Where the ops endpoints listen: loopback, unless LEDERKONTAKT_HTTP_HOST says otherwise
     (0.0.0.0 in a container, so Prometheus can reach them)."""
-    import os
-
     return os.environ.get("LEDERKONTAKT_HTTP_HOST", "127.0.0.1")
 
 
 def http_port(default: int) -> int:
-    import os
-
     return int(os.environ.get("LEDERKONTAKT_HTTP_PORT", str(default)))

@@ -17,7 +17,7 @@ from shared.background import Background
 from shared.calendar import local_date
 from shared.clock import Clock
 from shared.events import EventDecodeError, decode_event
-from shared.ops import OpsServer, ops_routes
+from shared.ops import OpsServer, ops_routes, token_guard
 from shared.reader import batches, reading
 from shared.settings import KafkaSettings
 from shared.topics import Topics
@@ -117,7 +117,8 @@ class OpsPage:
         self.view = OpsView()
         self.clock = clock
         self._follower = Background(self._follow)
-        routes = ops_routes("ops-page", lambda: {"ok": True}, pages={"/": self._page})
+        routes = ops_routes("ops-page", lambda: {"ok": True}, pages={"/": self._page},
+                            guard=token_guard())
         self._server = OpsServer("ops-page", AsgiFastStream(asgi_routes=routes), port, host,
                                  required=True)
 
