@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from shared.events.envelope import Event
-from shared.events.fields import Id, clean_text
+from shared.events.fields import Id, clean_text, no_personal_numbers
 
 Language = Literal["da", "en"]
 Channel = Literal["email", "sms"]
 # How staff want their reminders: one morning digest, or each reminder as it falls due.
 ReminderPreference = Literal["digest", "each"]
-# A Danish personal number (CPR): six digits of birth date, an optional dash, four more.
-# Bounded by non-alphanumerics, so a run of digits inside a hex id is not taken for one.
-_CPR_SHAPED = re.compile(
-    r"(?<![0-9A-Za-z])(0[1-9]|[12]\d|3[01])(0[1-9]|1[0-2])\d{2}-?\d{4}(?![0-9A-Za-z])")
 
 
 def normalise_phone(value: str) -> str:
@@ -41,10 +36,12 @@ def clean_name(value: str) -> str:
 
 
 def not_cpr_shaped(value: str) -> str:
-    """An id travels in every event and log line; a personal number must never be one."""
-    if _CPR_SHAPED.search(value):
-        raise ValueError("id looks like a CPR number")
-    return value
+    """An id travels in every event and log line; a personal number must never be one. The
+    check is the one free text and intake ids get: ten digits in a row, however written."""
+    try:
+        return no_personal_numbers(value)
+    except ValueError:
+        raise ValueError("id looks like a CPR number") from None
 
 
 Phone = Annotated[str, AfterValidator(normalise_phone)]

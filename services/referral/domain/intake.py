@@ -24,6 +24,7 @@ from shared.events import (
     ReferralWithdrawn,
     ReferredPerson,
 )
+from shared.events.fields import CPR_SHAPED
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://lederkontakt/ids")
 # Only for development and tests; a deployment sets LEDERKONTAKT_PERSON_ID_KEY.
@@ -62,9 +63,21 @@ def person_id_for(person: ReferredPerson, id_key: bytes = DEVELOPMENT_ID_KEY) ->
     id from their e-mail, or tell from an id whose it is."""
     if person.person_id:
         return person.person_id
-    handle = (person.email or person.phone or person.name).lower()
-    digest = hmac.new(id_key, f"person/{handle}".encode(), hashlib.sha256).hexdigest()
-    return f"p-{digest[:24]}"
+    return keyed_id(person.email or person.phone or person.name, id_key)
+
+
+def keyed_id(handle: str, id_key: bytes) -> str:
+    """The keyed id of an e-mail, phone number or name. About one digest in fifty holds ten
+    digits in a row, which an id may not (it could be a CPR number); such a digest is replaced
+    by the next one in a fixed sequence, so the id stays stable."""
+    handle = handle.lower()
+    for attempt in range(100):
+        suffix = f"/{attempt}" if attempt else ""
+        digest = hmac.new(id_key, f"person/{handle}{suffix}".encode(), hashlib.sha256)
+        candidate = f"p-{digest.hexdigest()[:24]}"
+        if not CPR_SHAPED.search(candidate):
+            return candidate
+    raise ValueError("no keyed id without a CPR-shaped run")  # pragma: no cover
 
 
 def _person(details: ReferredPerson, at: datetime, course_id: str,
