@@ -95,16 +95,20 @@ def _asyncapi(args: argparse.Namespace) -> int:
 def _dlq(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from services.ops.dlq import read_dlq, replay_checked
+    from services.ops.dlq import PersonIdKeyMissing, read_dlq, replay_checked
 
     settings = KafkaSettings()
     if args.action == "list":
         for letter in asyncio.run(read_dlq(settings, args.topic)):
             print(f"{letter.offset:6} {letter.reason}")
         return 0
-    outcome = asyncio.run(replay_checked(
-        settings, args.topic, args.offset or [],
-        Path(args.value_file).read_bytes() if args.value_file else None))
+    try:
+        outcome = asyncio.run(replay_checked(
+            settings, args.topic, args.offset or [],
+            Path(args.value_file).read_bytes() if args.value_file else None))
+    except PersonIdKeyMissing as exc:
+        print(f"lederkontakt: {exc}", file=sys.stderr)
+        return 2
     for offset, reason in outcome.refused:
         print(f"{offset:6} not replayed: {reason}")
     print(f"{len(outcome.replayed)} message(s) re-published to {args.topic}")

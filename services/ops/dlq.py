@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from services.referral.config import ReferralSettings
-from services.referral.domain.intake import person_id_for
+from services.referral.domain.intake import keyed_id, person_id_for
 from shared.events import EventDecodeError, ReferralSubmitted, decode_event
+from shared.events.people import normalise_phone
 from shared.kafka import EventProducer
 from shared.reader import reading, to_end
 from shared.settings import KafkaSettings
@@ -60,22 +62,55 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
+def _handles(value: str) -> Iterator[str]:
+    yield unicodedata.normalize("NFC", value).strip()
+    try:
+        yield normalise_phone(value)
+    except ValueError:
+        pass
+
+
 def people_named(raw: bytes | None, id_key: bytes) -> set[str]:
-    """Every id a record could name a person by: any string in it, and for a referral the ids
-    the intake derives from its parties' contact details."""
+    """Every id a record could name a person by: any string in it, and the keyed id the
+    intake would derive from any string in it taken as an e-mail, phone number or name. The
+    strings are used whether or not the record still decodes as a referral: one that a later
+    release would accept must not get past the check."""
     if raw is None:
         return set()
     try:
         named = set(_strings(json.loads(raw)))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return set()
+    derived = {keyed_id(handle, id_key) for s in named for handle in _handles(s) if handle}
     try:
         event = decode_event(raw, (ReferralSubmitted,))
     except EventDecodeError:
-        return named
+        return named | derived
     assert isinstance(event, ReferralSubmitted)
     parties = (event.employee, event.leader, event.psychologist, event.team_lead)
-    return named | {person_id_for(p, id_key) for p in parties if p is not None}
+    return named | derived | {person_id_for(p, id_key) for p in parties if p is not None}
+
+
+class PersonIdKeyMissing(Exception):
+    """Replaying referrals needs the key the intake derives person ids under: without it the
+    check against erased people would compute the wrong ids and let them back in."""
+
+
+# Topics whose records name people by e-mail or phone, so checking them needs the id key.
+NEEDS_ID_KEY = frozenset({"referrals"})
+
+
+def replay_id_key(base_topic: str, id_key: bytes | None) -> bytes:
+    """The key to derive ids under: the one given, else LEDERKONTAKT_PERSON_ID_KEY; the
+    development key is never assumed for a topic that needs the key."""
+    if id_key is not None:
+        return id_key
+    settings = ReferralSettings()
+    if settings.uses_development_key and base_topic in NEEDS_ID_KEY:
+        raise PersonIdKeyMissing(
+            f"replaying {base_topic} needs LEDERKONTAKT_PERSON_ID_KEY, the referral service's "
+            "key: without it the records cannot be checked against erased people")
+    return settings.id_key
 
 
 @dataclass
@@ -93,7 +128,7 @@ async def replay_checked(settings: KafkaSettings, base_topic: str, offsets: list
     `replacement`, a single chosen message is re-published with those bytes instead."""
     if replacement is not None and len(offsets) != 1:
         raise ValueError("a replacement body needs exactly one --offset")
-    key = id_key if id_key is not None else ReferralSettings().id_key
+    key = replay_id_key(base_topic, id_key)
     chosen = [d for d in await read_dlq(settings, base_topic) if not offsets or d.offset in offsets]
     erased = await erased_people(settings) if chosen else set()
     destination = Topics(settings.topic_prefix).name(base_topic)
@@ -115,6 +150,7 @@ async def replay_checked(settings: KafkaSettings, base_topic: str, offsets: list
 
 
 async def replay(settings: KafkaSettings, base_topic: str, offsets: list[int],
-                 replacement: bytes | None = None) -> int:
+                 replacement: bytes | None = None, id_key: bytes | None = None) -> int:
     """How many of the chosen dead letters were re-published (see `replay_checked`)."""
-    return len((await replay_checked(settings, base_topic, offsets, replacement)).replayed)
+    outcome = await replay_checked(settings, base_topic, offsets, replacement, id_key)
+    return len(outcome.replayed)

@@ -19,8 +19,10 @@ pytestmark = pytest.mark.integration
 
 
 async def test_a_replay_ignores_the_header_naming_another_topic(
-    kafka: KafkaSettings, topics: Topics, producer: EventProducer
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("LEDERKONTAKT_PERSON_ID_KEY", "the-deployment-key")
     raw = encode_event(referral("r-forged"))
     # Whoever can write a DLQ could name `people` as the source and have a replay publish there.
     await producer.dead_letter(topics.dlq("referrals"), raw, b"r-forged", "broken",
@@ -33,8 +35,11 @@ async def test_a_replay_ignores_the_header_naming_another_topic(
 
 
 async def test_a_dead_letter_naming_an_erased_person_is_not_replayed(
-    kafka: KafkaSettings, topics: Topics, producer: EventProducer
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The operator's shell holds the deployment's key, not the development one.
+    monkeypatch.setenv("LEDERKONTAKT_PERSON_ID_KEY", "the-deployment-key")
     erased, kept = referral("r-erased"), referral("r-kept")
     kept = kept.model_copy(update={"employee": kept.employee.model_copy(
         update={"email": "someone.else@example.org", "phone": None})})
@@ -42,7 +47,7 @@ async def test_a_dead_letter_naming_an_erased_person_is_not_replayed(
         await producer.dead_letter(topics.dlq("referrals"), encode_event(event),
                                    event.referral_id.encode(), "broken", (topics.referrals, 0, 0))
     # The referral names the employee by e-mail only; the replay derives the keyed id itself.
-    await erase_person(kafka, person_id_for(erased.employee))
+    await erase_person(kafka, person_id_for(erased.employee, b"the-deployment-key"))
     outcome = await replay_checked(kafka, "referrals", [])
     assert outcome.refused == [(0, "names an erased person")]
     assert outcome.replayed == [1]

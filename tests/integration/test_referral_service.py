@@ -151,6 +151,7 @@ async def test_a_fixed_dead_letter_can_be_replayed_and_then_opens_its_course(
     kafka: KafkaSettings, topics: Topics, producer: EventProducer, service: ReferralService,
 ) -> None:
     from services.ops.dlq import read_dlq, replay
+    from services.referral.domain.intake import DEVELOPMENT_ID_KEY
 
     broken = json.loads(encode_event(referral("r-fix")))
     broken["leader"]["email"] = "lars at example.org"
@@ -158,7 +159,8 @@ async def test_a_fixed_dead_letter_can_be_replayed_and_then_opens_its_course(
     await read_records(kafka, topics.dlq("referrals"), expect=1)
     [letter] = await read_dlq(kafka, "referrals")
     assert "leader.email" in letter.reason
-    assert await replay(kafka, "referrals", [letter.offset], encode_event(referral("r-fix"))) == 1
+    assert await replay(kafka, "referrals", [letter.offset], encode_event(referral("r-fix")),
+                        id_key=DEVELOPMENT_ID_KEY) == 1
     [course] = await read_events(kafka, topics.courses, expect=1)
     assert course.course_id == course_id_for("r-fix")
 
