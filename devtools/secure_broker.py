@@ -1,6 +1,10 @@
-"""The local broker with authorization on: StandardAuthorizer, a SCRAM user per service
-principal on a SASL_SSL listener, and an SSL listener that takes client certificates (whose
-CN is the principal). For trying the ACLs of `lederkontakt acls` and for the tests.
+"""The local broker with authorization on: StandardAuthorizer, a SCRAM user per principal of
+the access table on a SASL_SSL listener, and an SSL listener that takes client certificates
+(whose CN is the principal). For trying the ACLs of `lederkontakt acls` and for the tests.
+
+No listener lets a client in without credentials: the broker's own traffic (to its controller
+and between brokers) goes over SSL with the broker's certificate, whose principal is the only
+super user besides the admin; there is no PLAINTEXT listener and no anonymous super user.
 
 `python -m devtools.secure_broker start` prints the bootstrap addresses and where the CA,
 passwords and client certificates are; `stop` stops it.
@@ -9,19 +13,24 @@ passwords and client certificates are; `stop` stops it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import secrets
 import socket
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools import kafka_broker
-from shared.access import ACCESS, INTAKE, OPERATOR
+from shared.access import ACCESS, INTAKE, OPERATOR, PORTAL
 
 ADMIN = "admin"
-PRINCIPALS = (*(a.principal for a in ACCESS.values()), INTAKE.principal, OPERATOR.principal)
+# The principal of the broker's own certificate, for its controller and inter-broker traffic.
+BROKER = "broker"
+PRINCIPALS = (*(a.principal for a in ACCESS.values()), PORTAL.principal, INTAKE.principal,
+              OPERATOR.principal)
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -68,7 +77,7 @@ def _write_certificates(folder: Path) -> None:
 
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
-    server = ca.issue_cert("127.0.0.1", "localhost")
+    server = ca.issue_cert("127.0.0.1", "localhost", common_name=BROKER)
     # Kafka's PEM key store wants the key as PKCS#8.
     key = serialization.load_pem_private_key(server.private_key_pem.bytes(), password=None)
     pkcs8 = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -93,11 +102,10 @@ def prepare(root: Path, folder: Path, port: int | None = None) -> SecureBroker:
     home = kafka_broker.BrokerHome(
         root=root, host=h, port=port,
         extra_config=(
-            f"listeners=PLAINTEXT://{h}:{port},CONTROLLER://{h}:{port + 1},"
-            f"SASL_SSL://{h}:{sasl},SSL://{h}:{tls}",
-            f"advertised.listeners=PLAINTEXT://{h}:{port},SASL_SSL://{h}:{sasl},SSL://{h}:{tls}",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
-            "SASL_SSL:SASL_SSL,SSL:SSL",
+            f"listeners=CONTROLLER://{h}:{port + 1},SASL_SSL://{h}:{sasl},SSL://{h}:{tls}",
+            f"advertised.listeners=SASL_SSL://{h}:{sasl},SSL://{h}:{tls}",
+            "listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL,SSL:SSL",
+            "inter.broker.listener.name=SSL",
             "sasl.enabled.mechanisms=SCRAM-SHA-512",
             "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
             "org.apache.kafka.common.security.scram.ScramLoginModule required;",
@@ -106,11 +114,12 @@ def prepare(root: Path, folder: Path, port: int | None = None) -> SecureBroker:
             "ssl.truststore.type=PEM",
             f"ssl.truststore.location={folder / 'ca.pem'}",
             "listener.name.ssl.ssl.client.auth=required",
+            "listener.name.controller.ssl.client.auth=required",
             "ssl.principal.mapping.rules=RULE:^CN=([^,]*).*$/$1/,DEFAULT",
             "ssl.enabled.protocols=TLSv1.2,TLSv1.3",
             "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-            # The loopback PLAINTEXT and controller listeners carry the broker's own traffic.
-            f"super.users=User:{ADMIN};User:ANONYMOUS",
+            # Only the broker itself (its certificate) and the admin; never User:ANONYMOUS.
+            f"super.users=User:{ADMIN};User:{BROKER}",
             "allow.everyone.if.no.acl.found=false",
             # Retention and compaction are checked every second, so short settings show.
             "log.retention.check.interval.ms=1000",
@@ -123,8 +132,6 @@ def prepare(root: Path, folder: Path, port: int | None = None) -> SecureBroker:
 
 def start(broker: SecureBroker, timeout: float = kafka_broker.READY_TIMEOUT_S) -> None:
     """Start from empty storage (the SCRAM users are written when it is formatted)."""
-    import subprocess
-
     home = broker.home
     kafka_broker.reset(home)
     kafka_broker.resolve_jars(home)
@@ -134,7 +141,46 @@ def start(broker: SecureBroker, timeout: float = kafka_broker.READY_TIMEOUT_S) -
         proc = subprocess.Popen(kafka_broker._java_cmd(home, "kafka.Kafka", str(home.config_file)),
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     home.pid_file.write_text(str(proc.pid))
-    kafka_broker.wait_ready(home, proc, timeout)
+    _wait_ready(broker, proc, timeout)
+
+
+def _wait_ready(broker: SecureBroker, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Ready once the admin, over SASL_SSL, sees a broker (no listener answers without
+    credentials)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = broker.home.log_file.read_text(errors="replace").splitlines()[-5:]
+            raise kafka_broker.BrokerError("broker exited during start-up: " + " | ".join(tail))
+        if asyncio.run(_admin_answers(broker)):
+            return
+        time.sleep(0.5)
+    raise kafka_broker.BrokerError(f"broker did not answer on {broker.sasl_bootstrap} within "
+                                   f"{timeout:.0f}s; see {broker.home.log_file}")
+
+
+async def _admin_answers(broker: SecureBroker) -> bool:
+    import logging
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from shared.settings import KafkaSettings
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    settings = KafkaSettings(bootstrap_servers=broker.sasl_bootstrap, security_protocol="SASL_SSL",
+                             sasl_mechanism="SCRAM-SHA-512", sasl_username=ADMIN,
+                             sasl_password=broker.passwords[ADMIN],
+                             ssl_cafile=str(broker.cafile))
+    admin = AIOKafkaAdminClient(**settings.aiokafka_kwargs(), request_timeout_ms=3000)
+    try:
+        await admin.start()
+        return bool((await admin.describe_cluster()).get("brokers"))
+    except Exception:
+        return False
+    finally:
+        await admin.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,7 +95,7 @@ def _asyncapi(args: argparse.Namespace) -> int:
 def _dlq(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from services.ops.dlq import PersonIdKeyMissing, read_dlq, replay_checked
+    from services.ops.dlq import ReplayRefused, read_dlq, replay_checked
 
     settings = KafkaSettings()
     if args.action == "list":
@@ -106,7 +106,7 @@ def _dlq(args: argparse.Namespace) -> int:
         outcome = asyncio.run(replay_checked(
             settings, args.topic, args.offset or [],
             Path(args.value_file).read_bytes() if args.value_file else None))
-    except PersonIdKeyMissing as exc:
+    except ReplayRefused as exc:
         print(f"lederkontakt: {exc}", file=sys.stderr)
         return 2
     for offset, reason in outcome.refused:
@@ -143,8 +143,10 @@ def _acls(args: argparse.Namespace) -> int:
         return 0
     from services.ops.acls import apply_acls
 
-    count = asyncio.run(apply_acls(settings.aiokafka_kwargs(), acls))
-    print(f"{count} ACL entries applied")
+    changes = asyncio.run(apply_acls(settings.aiokafka_kwargs(), acls, settings.topic_prefix))
+    for entry in changes.revoked:
+        print(f"revoked {entry}")
+    print(f"{changes.applied} ACL entries applied, {len(changes.revoked)} revoked")
     return 0
 
 

@@ -5,10 +5,13 @@ their client certificate."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import os
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -25,9 +28,16 @@ from services.contact_scheduler.app import SchedulerService
 from services.notifier.app import NotifierService
 from services.notifier.config import NotifierSettings
 from services.ops.acls import apply_acls
+from services.ops.dlq import read_dlq, replay_checked
+from services.ops.erasure import erase
+from services.ops.tail import tail
+from services.portal.app import create_app
+from services.portal.config import PortalSettings
 from services.referral.app import ReferralService
-from services.referral.domain.intake import course_id_for
-from shared.access import ACCESS, INTAKE, all_acls
+from services.referral.domain.intake import DEVELOPMENT_ID_KEY, course_id_for, person_id_for
+from services.reporting.app import ReportingService
+from services.reporting.config import ReportingSettings
+from shared.access import ACCESS, INTAKE, OPERATOR, PORTAL, Acl, all_acls
 from shared.clock import ManualClock
 from shared.events import encode_event
 from shared.kafka import EventProducer
@@ -89,6 +99,21 @@ async def acls_applied(secure_broker: SecureBroker) -> SecureBroker:
     return secure_broker
 
 
+async def test_acls_apply_revokes_what_the_table_no_longer_gives(
+    acls_applied: SecureBroker,
+) -> None:
+    admin = sasl(acls_applied, ADMIN).aiokafka_kwargs()
+    table = all_acls(Topics(PREFIX))
+    dropped = Acl(ACCESS["notifier"].principal, "topic", f"{PREFIX}referrals", "read")
+    foreign = Acl("someone-else", "topic", f"{PREFIX}referrals", "read")
+    await apply_acls(admin, [*table, dropped, foreign], PREFIX)
+    changes = await apply_acls(admin, table, PREFIX)
+    # The notifier's entry goes; a principal the table does not name keeps its own.
+    assert [(e.principal, e.name, str(e).split()[1]) for e in changes.revoked] == [
+        ("User:lederkontakt-notifier", f"{PREFIX}referrals", "read")]
+    assert (await apply_acls(admin, table, PREFIX)).revoked == []
+
+
 async def test_the_notifiers_principal_may_not_read_referrals(acls_applied: SecureBroker) -> None:
     notifier = sasl(acls_applied, ACCESS["notifier"].principal)
     # In its own consumer group, as the service would subscribe.
@@ -140,3 +165,63 @@ async def test_each_service_runs_its_path_under_its_own_principal(
     operator = sasl(acls_applied, "lederkontakt-operator")
     statuses = await read_events(operator, topics.notifications_status, expect=1)
     assert [s.type for s in statuses][:1] == ["notification.sent"]  # type: ignore[attr-defined]
+
+
+async def test_reporting_the_portal_and_the_operator_commands_run_under_their_principals(
+    acls_applied: SecureBroker,
+) -> None:
+    topics = Topics(PREFIX)
+    clock = ManualClock(datetime(2026, 11, 26, 9, 5, tzinfo=timezone.utc))
+    referral_service = ReferralService(sasl(acls_applied, ACCESS["referral"].principal),
+                                       clock=clock)
+    reporting = ReportingService(sasl(acls_applied, ACCESS["reporting"].principal),
+                                 ReportingSettings(publish_seconds=0.2), clock)
+    portal = create_app(PortalSettings(), sasl(acls_applied, PORTAL.principal), clock)
+    course_id = course_id_for("r-acl-portal")
+    for service in (referral_service, reporting):
+        await service.start()
+    try:
+        async with portal.router.lifespan_context(portal):
+            await _portal_path(portal.state.portal, topics, course_id)
+            await wait_for(lambda: reporting.facts.get(course_id) is not None, timeout=30)
+            await _operator_commands(acls_applied, topics, course_id)
+    finally:
+        for service in (reporting, referral_service):
+            await service.stop()
+
+
+async def _portal_path(portal: Any, topics: Topics, course_id: str) -> None:
+    """The portal publishes a referral (as its form does) and reads it back, with the course
+    the referral service opened from it, into its view."""
+    await wait_for(lambda: portal.publisher.connected.is_set(), timeout=60)
+    written = await portal.publisher.publish(topics.referrals, referral("r-acl-portal"))
+    assert await portal.publisher.until_seen(written, 30)
+    await wait_for(lambda: course_id in portal.view.courses, timeout=30)
+
+
+async def _operator_commands(broker: SecureBroker, topics: Topics, course_id: str) -> None:
+    """`tail`, `people erase` and `dlq replay` as the operator, with only the operator's ACLs."""
+    operator = sasl(broker, OPERATOR.principal)
+    out = io.StringIO()
+    shown = await tail(operator, ["courses"], course=course_id, types=[], from_beginning=True,
+                       out=out, limit=1, idle_exit=10)
+    assert shown == 1 and "course.started" in out.getvalue()
+    # A referral naming the employee that the referral service puts in its DLQ.
+    broken = json.loads(encode_event(referral("r-acl-broken")))
+    broken["leader"]["email"] = "lars at example.org"
+    intake = EventProducer(sasl(broker, INTAKE.principal).aiokafka_kwargs())
+    await intake.start()
+    try:
+        await intake.send(topics.referrals, json.dumps(broken).encode(), "r-acl-broken")
+    finally:
+        await intake.stop()
+    for _ in range(60):
+        if await read_dlq(operator, "referrals"):
+            break
+        await asyncio.sleep(0.5)
+    employee_id = person_id_for(referral().employee)
+    assert (await erase(operator, employee_id)).person_id == employee_id
+    # The letter is read, checked against `erasures` and refused: it names the erased employee.
+    outcome = await replay_checked(operator, "referrals", [], id_key=DEVELOPMENT_ID_KEY)
+    assert outcome.replayed == [] and [r for _, r in outcome.refused] == [
+        "names an erased person"]

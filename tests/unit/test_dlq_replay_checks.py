@@ -9,7 +9,12 @@ import json
 import pytest
 
 from services.cli import main
-from services.ops.dlq import PersonIdKeyMissing, people_named, replay_checked
+from services.ops.dlq import (
+    PersonIdKeyMissing,
+    check_operator_may_write,
+    people_named,
+    replay_checked,
+)
 from services.referral.domain.intake import person_id_for
 from shared.events import encode_event
 from shared.settings import KafkaSettings
@@ -52,3 +57,18 @@ def test_a_phone_written_another_way_yields_the_same_keyed_id() -> None:
     employee = referral().employee.model_copy(update={"email": None})
     raw = json.dumps({"type": "referral.submitted", "employee": {"phone": "20 30 40 50"}}).encode()
     assert person_id_for(employee, KEY) in people_named(raw, KEY)
+
+
+def test_replaying_consents_is_refused_with_who_may_write_them(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEDERKONTAKT_BOOTSTRAP_SERVERS", "127.0.0.1:9")
+    assert main(["dlq", "replay", "consents"]) == 2
+    err = capsys.readouterr().err
+    assert "operators may not write consents" in err and "referral" in err
+
+
+@pytest.mark.parametrize("topic", ["referrals", "sessions", "courses", "people",
+                                   "notifications.requested"])
+def test_every_other_topic_with_a_dlq_may_be_replayed_by_operators(topic: str) -> None:
+    check_operator_may_write(topic)
