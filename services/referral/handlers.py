@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from services.referral.domain import consent as consent_rules
@@ -125,8 +126,7 @@ class ReferralHandlers:
         if event is None:
             return None
         if isinstance(event, RemindersChosen):
-            upsert = choose_reminders(event, people(event.person_id), now)
-            return None, IntakeDecision([upsert], outcome=f"reminders_chosen_{event.reminders}")
+            return None, self._reminders_chosen(event, people, now)
         assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
         if isinstance(event, ReferralSubmitted):
             checked = await self._staff_checked(event, record)
@@ -148,6 +148,19 @@ class ReferralHandlers:
                 f"intake failed: {type(exc).__name__}: {exc}",
                 (record.topic, record.partition, record.offset))
             return None
+
+    def _reminders_chosen(self, event: RemindersChosen, people: Known,
+                          now: datetime) -> IntakeDecision:
+        """The choice written onto the record on `people`, or onto the directory's record of
+        a member of staff no referral has named yet; for anyone else it is dropped."""
+        known = people(event.person_id)
+        if known is None and self.staff is not None:
+            member = self.staff.member(event.person_id)
+            known = member.as_person() if member is not None else None
+        upsert = choose_reminders(event, known, now)
+        if upsert is None:
+            return IntakeDecision([], outcome="reminders_chosen_by_nobody_on_record")
+        return IntakeDecision([upsert], outcome=f"reminders_chosen_{event.reminders}")
 
     async def _staff_checked(self, referral: ReferralSubmitted,
                              record: Any) -> ReferralSubmitted | None:

@@ -94,7 +94,8 @@ class RemindersChosen(Event):
     type: Literal["person.reminders_chosen"] = "person.reminders_chosen"
     person_id: PersonId
     reminders: ReminderPreference
-    # Who they are as their login says: the record to start from when `people` has none yet.
+    # Who they are as their login says. The referral service changes only a record that
+    # exists (on `people` or in its staff directory); these never create one.
     name: Name
     email: EmailStr | None = None
 

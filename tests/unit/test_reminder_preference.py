@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from services.referral.domain.intake import decide_intake
 from services.referral.domain.people import choose_reminders, keep_stated_reminders
+from services.referral.domain.staff import StaffDirectory, StaffMember
 from shared.events import (
     Event,
     Person,
@@ -58,14 +59,38 @@ def test_a_choice_is_written_onto_the_record_as_it_stands() -> None:
     on_record = PIA.model_copy(update={"phone": "+4520304050", "language": "en"})
     chosen = RemindersChosen(occurred_at=NOW, person_id="psy-1", reminders="each",
                              name="Pia (login)", email="other@tidlig.dk")
-    person = choose_reminders(chosen, on_record, NOW).person
-    assert person == on_record.model_copy(update={"reminders": "each"})
-    # Nobody on record yet: the login's name and address are the start.
-    fresh = choose_reminders(chosen, None, NOW).person
-    assert (fresh.name, fresh.email, fresh.reminders) == ("Pia (login)", "other@tidlig.dk", "each")
+    upsert = choose_reminders(chosen, on_record, NOW)
+    assert upsert is not None
+    assert upsert.person == on_record.model_copy(update={"reminders": "each"})
     # A repeat of the same choice is the same upsert.
-    assert choose_reminders(chosen, None, NOW).event_id == choose_reminders(chosen, None,
-                                                                            NOW).event_id
+    again = choose_reminders(chosen, on_record, NOW)
+    assert again is not None and again.event_id == upsert.event_id
+
+
+def test_a_choice_for_an_id_with_no_record_creates_nobody() -> None:
+    handlers, producer = _handlers()
+    handlers.people = FakeView({})
+    chosen = RemindersChosen(occurred_at=NOW, person_id="p-anyone", reminders="each",
+                             name="Mallory", email="mallory@evil.example")
+    asyncio.run(handlers.on_referrals([
+        Record(TOPICS.referrals, encode_event(chosen), b"p-anyone", 0, 0)]))
+    assert producer.on(TOPICS.people) == []
+
+
+def test_a_member_of_staff_no_referral_named_yet_gets_the_directory_record_with_the_choice(
+) -> None:
+    handlers, producer = _handlers()
+    handlers.people = FakeView({})
+    handlers.staff = StaffDirectory(email_domains=frozenset({"tidlig.dk"}), staff=(StaffMember(
+        id="psy-1", name="Pia Psykolog", email="pia@tidlig.dk", roles=frozenset({"psychologist"})),))
+    chosen = RemindersChosen(occurred_at=NOW, person_id="psy-1", reminders="each",
+                             name="Pia (login)", email="other@tidlig.dk")
+    asyncio.run(handlers.on_referrals([
+        Record(TOPICS.referrals, encode_event(chosen), b"psy-1", 0, 0)]))
+    [upsert] = [decode_event(r.value) for r in producer.on(TOPICS.people)]
+    assert isinstance(upsert, PersonUpserted)
+    assert (upsert.person.name, upsert.person.email, upsert.person.reminders) == (
+        "Pia Psykolog", "pia@tidlig.dk", "each")
 
 
 def test_the_service_keeps_a_choice_made_on_the_portal_when_a_later_referral_names_her() -> None:

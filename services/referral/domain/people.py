@@ -26,10 +26,12 @@ def keep_stated_reminders(person: Person, known: Person | None) -> Person:
 
 
 def choose_reminders(event: RemindersChosen, known: Person | None,
-                     now: datetime) -> PersonUpserted:
-    """The person's record as it is, with their choice; someone no referral has named yet
-    starts from the name and address their login gave."""
-    base = known or Person(person_id=event.person_id, name=event.name, email=event.email)
-    person = base.model_copy(update={"reminders": event.reminders})
+                     now: datetime) -> PersonUpserted | None:
+    """The person's record as it is, with their choice. Only a record that exists is changed:
+    anyone who may write `referrals` could otherwise create a person of any id, and a member
+    of staff who was erased would bring their own record back by choosing again."""
+    if known is None:
+        return None
+    person = known.model_copy(update={"reminders": event.reminders})
     return PersonUpserted(event_id=uuid5(_NS, str(event.event_id)), occurred_at=now,
                           correlation_id=event.correlation_id, person=person)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from shared.events import ReferralSubmitted, ReferredPerson
+from shared.events import Person, ReferralSubmitted, ReferredPerson
 from shared.events.people import Language, Name, PersonId, Phone
 
 StaffRole = Literal["psychologist", "team_lead"]
@@ -26,6 +26,10 @@ class StaffMember(BaseModel):
     def as_referred(self) -> ReferredPerson:
         return ReferredPerson(person_id=self.id, name=self.name, email=self.email,
                               phone=self.phone, language=self.language)
+
+    def as_person(self) -> Person:
+        return Person(person_id=self.id, name=self.name, email=self.email, phone=self.phone,
+                      language=self.language)
 
 
 class StaffDirectory(BaseModel):
@@ -46,6 +50,9 @@ class StaffDirectory(BaseModel):
         if len({m.id for m in self.staff}) != len(self.staff):
             raise ValueError("a staff id appears twice")
         return self
+
+    def member(self, person_id: str) -> StaffMember | None:
+        return next((m for m in self.staff if m.id == person_id), None)
 
     def member_named(self, named: ReferredPerson) -> StaffMember | None:
         """The member a person in a referral is, by id or by e-mail, in whatever role."""
