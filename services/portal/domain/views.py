@@ -67,6 +67,10 @@ class CourseRow:
     start_date: date
     status: CourseStatus = "open"
     end_date: date | None = None
+    # When the course opened (its referral was taken in) and, once cancelled, why: what the
+    # leader's list shows of a referral whose raw record has left `referrals`.
+    started_at: datetime | None = None
+    cancel_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,10 @@ class TimelineEntry:
 
 @dataclass
 class PortalView:
+    # Raw referrals as read from `referrals`, which keeps them only within the erasure bound.
     referrals: dict[str, ReferralRow] = field(default_factory=dict)
     courses: dict[str, CourseRow] = field(default_factory=dict)
+    course_of_referral: dict[str, str] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
     # Each person's stated reminder preference and when it was stated, from their own choice
     # (on `referrals`, seen before the referral service writes it on `people`) or their record.
@@ -164,9 +170,19 @@ class PortalView:
     def _referral(self, event: ReferralSubmitted) -> None:
         if event.referral_id in self.referrals:
             return
+        # Read in any order with `courses`: its course may be known already.
         self.referrals[event.referral_id] = ReferralRow(
             event.referral_id, event.leader.person_id, event.employee.name, event.workplace,
-            event.occurred_at)
+            event.occurred_at, self.course_of_referral.get(event.referral_id))
+
+    def _course_started(self, event: CourseStarted, course_id: str) -> None:
+        self.courses[course_id] = CourseRow(
+            course_id, event.referral_id, event.employee_id, event.leader_id,
+            event.psychologist_id, event.team_lead_id, event.start_date,
+            started_at=event.occurred_at)
+        self.course_of_referral[event.referral_id] = course_id
+        if referral := self.referrals.get(event.referral_id):
+            referral.course_id = course_id
 
     def _point(self, event: _ContactPointChange) -> None:
         course_id = event.course_id or ""
@@ -179,11 +195,7 @@ class PortalView:
         course = self.courses.get(course_id)
         if isinstance(event, CourseStarted):
             if course is None:
-                self.courses[course_id] = CourseRow(
-                    course_id, event.referral_id, event.employee_id, event.leader_id,
-                    event.psychologist_id, event.team_lead_id, event.start_date)
-                if referral := self.referrals.get(event.referral_id):
-                    referral.course_id = course_id
+                self._course_started(event, course_id)
             self._log(course_id, event.occurred_at, "course.started")
         elif isinstance(event, CourseEnded):
             if course:
@@ -191,7 +203,7 @@ class PortalView:
             self._log(course_id, event.occurred_at, "course.ended", event.end_date.isoformat())
         elif isinstance(event, CourseCancelled):
             if course:
-                course.status = "cancelled"
+                course.status, course.cancel_reason = "cancelled", event.reason
             self._log(course_id, event.occurred_at, "course.cancelled")
         elif isinstance(event, PsychologistAssigned):
             if course:
@@ -249,9 +261,27 @@ class PortalView:
     # Queries --------------------------------------------------------------------------------
 
     def referrals_of(self, leader_id: str) -> list[tuple[ReferralRow, ReferralStatus]]:
+        """A leader's referrals: those still on `referrals`, and every one that opened a
+        course (from `courses`, kept for good, and the employee's name from `people`), so the
+        list does not shrink to the last hours when the portal restarts."""
         rows = [r for r in self.referrals.values() if r.leader_id == leader_id]
+        rows += [row for c in self.courses.values()
+                 if c.leader_id == leader_id and c.referral_id not in self.referrals
+                 and (row := self.referral_row(c.referral_id)) is not None]
         return [(r, self.referral_status(r))
                 for r in sorted(rows, key=lambda r: r.submitted_at, reverse=True)]
+
+    def referral_row(self, referral_id: str) -> ReferralRow | None:
+        """The referral as read from `referrals`, else as its course tells it."""
+        if row := self.referrals.get(referral_id):
+            return row
+        course = self.courses.get(self.course_of_referral.get(referral_id, ""))
+        if course is None or course.started_at is None:
+            return None
+        employee = self.people.get(course.employee_id)
+        return ReferralRow(referral_id, course.leader_id, employee.name if employee else "",
+                           "", course.started_at, course.course_id,
+                           withdrawn=course.cancel_reason == "referral_withdrawn")
 
     def referral_status(self, row: ReferralRow) -> ReferralStatus:
         if row.withdrawn:
@@ -259,6 +289,8 @@ class PortalView:
         course = self.courses.get(row.course_id or "")
         if course is None:
             return "received"
+        if course.cancel_reason == "referral_withdrawn":
+            return "withdrawn"
         return "course_started" if course.status == "open" else "course_ended"
 
     def courses_of_employee(self, employee_id: str) -> list[CourseRow]:

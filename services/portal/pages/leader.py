@@ -61,7 +61,7 @@ async def my_referrals(request: Request) -> Response:
 async def receipt(request: Request, referral_id: str) -> Response:
     me = require(request, "leader")
     view = portal_of(request).view
-    row = view.referrals.get(referral_id)
+    row = view.referral_row(referral_id)
     if row is None:
         # Published, but this instance has not read it yet: say so, show nothing else.
         return render(request, "receipt.html", {"row": None, "status": "received"})
