@@ -9,6 +9,7 @@ import hmac
 import os
 import signal
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -43,9 +44,52 @@ LAG = Gauge("lederkontakt_consumer_lag", "Records behind the partition's high-wa
             ["service", "topic", "partition"])
 
 
+RETENTION_USED = Gauge(
+    "lederkontakt_consumer_retention_used",
+    "Age of the record last consumed as a share of its topic's retention.ms: at 1 the records "
+    "after it are being deleted unread", ["service", "topic"])
+# Past this share of its topic's retention, a consumer's lag is logged as a warning.
+RETENTION_WARNING_SHARE = 0.5
+_RETENTION_WARNED: dict[tuple[str, str], float] = {}
+
+
+def _retention_ms(topic: str) -> int | None:
+    """The `retention.ms` of the registry topic that `topic` (perhaps prefixed) names; None
+    for a topic kept for good or compacted."""
+    from shared.topics import SPECS
+
+    names = [s for s in SPECS if topic.endswith(s.name)]
+    if not names:
+        return None
+    spec = max(names, key=lambda s: len(s.name))
+    retention = int(spec.configs().get("retention.ms", "-1"))
+    return retention if retention > 0 else None
+
+
+def observe_retention(service: str, record: Any, now: float | None = None) -> None:
+    """How close a consumer is to losing records to retention: the consumed record's age as a
+    share of its topic's retention, as a gauge, and a warning past half of it (at most once a
+    minute per topic). `referrals` keeps raw intake only half the erasure bound."""
+    retention = _retention_ms(record.topic)
+    timestamp = getattr(record, "timestamp", None)
+    if retention is None or not isinstance(timestamp, int) or timestamp <= 0:
+        return
+    now = time.time() if now is None else now
+    share = max(0.0, now * 1000 - timestamp) / retention
+    RETENTION_USED.labels(service, record.topic).set(share)
+    key = (service, record.topic)
+    if share >= RETENTION_WARNING_SHARE and now - _RETENTION_WARNED.get(key, 0.0) >= 60:
+        _RETENTION_WARNED[key] = now
+        log.warning("consumer_lag_near_retention", service=service, topic=record.topic,
+                    record_age_s=round(now - timestamp / 1000), retention_s=retention // 1000,
+                    share=round(share, 2))
+
+
 def observe_consumed(service: str, record: Any, consumer: Any) -> None:
-    """Count a consumed record and note how far its partition is behind."""
+    """Count a consumed record and note how far its partition is behind, in records and
+    against its topic's retention."""
     CONSUMED.labels(service, record.topic).inc()
+    observe_retention(service, record)
     try:
         from aiokafka import TopicPartition
 
