@@ -172,11 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     kafka.add_argument("--nodes", type=int, help="nodes of the local cluster")
     kafka.set_defaults(func=_kafka)
 
-    people = sub.add_parser("people", help="people and their contact details").add_subparsers(
-        dest="action", required=True)
-    erase = people.add_parser("erase", help="publish the erasure (tombstone) of a person")
-    erase.add_argument("person_id")
-    erase.set_defaults(func=_people_erase)
+    _add_people(sub)
 
     tail = sub.add_parser("tail", help="watch the event streams, one line an event")
     tail.add_argument("topics", nargs="*", help="topics (default: all but referrals, people and the DLQs)")
@@ -205,6 +201,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_data_protection(sub)
     return parser
+
+
+def _add_people(sub: Any) -> None:
+    people = sub.add_parser("people", help="people and their contact details").add_subparsers(
+        dest="action", required=True)
+    erase = people.add_parser("erase", help="publish the erasure (tombstone) of a person")
+    erase.add_argument("person_id")
+    erase.set_defaults(func=_people_erase)
+    find = people.add_parser("id", help="the keyed id the intake gives a person named by "
+                             "e-mail or phone (needs LEDERKONTAKT_PERSON_ID_KEY)")
+    handle = find.add_mutually_exclusive_group(required=True)
+    handle.add_argument("--email")
+    handle.add_argument("--phone")
+    find.set_defaults(func=_people_id)
+
+
+def _people_id(args: argparse.Namespace) -> int:
+    """For a data-subject request: the id to erase or look for, from what the person gives.
+    Only the deployment's key gives the id their records carry, so none is assumed."""
+    from services.referral.config import ReferralSettings
+    from services.referral.domain.intake import person_id_for
+    from shared.events import ReferredPerson
+
+    settings = ReferralSettings()
+    if settings.uses_development_key:
+        print("lederkontakt: a person's id needs LEDERKONTAKT_PERSON_ID_KEY, the referral "
+              "service's key; without it the id would not be the one their records carry",
+              file=sys.stderr)
+        return 2
+    # Validated as the intake validates it, so the same address gives the same id.
+    person = ReferredPerson(name="-", email=args.email, phone=args.phone)
+    print(person_id_for(person, settings.id_key))
+    return 0
 
 
 def _add_data_protection(sub: Any) -> None:

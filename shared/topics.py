@@ -22,10 +22,11 @@ class RetentionSettings(BaseSettings):
     """How long records may live, read from LEDERKONTAKT_RETENTION_* env vars.
 
     Kafka deletes a closed segment once its newest record is older than `retention.ms`, and a
-    segment closes after `segment.ms`; the cleaner compacts a record away at most
-    `max.compaction.lag.ms` after a newer value or tombstone of its key was written. So a record
-    of a topic holding contact details is gone from disk within `erasure_bound_ms` (plus the
-    broker's retention check interval, 5 minutes by default)."""
+    segment closes after `segment.ms` once a record arrives; the cleaner compacts a closed
+    segment's replaced values at most `max.compaction.lag.ms` after they were replaced. So a
+    record of a topic holding contact details is gone from disk within `erasure_bound_ms` (plus
+    the broker's retention check interval, 5 minutes by default), as long as records keep
+    arriving (the referral service rolls `people` for that)."""
 
     model_config = SettingsConfigDict(env_prefix="LEDERKONTAKT_RETENTION_", extra="ignore")
 
