@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import os
 import signal
@@ -53,6 +54,7 @@ RETENTION_WARNING_SHARE = 0.5
 _RETENTION_WARNED: dict[tuple[str, str], float] = {}
 
 
+@functools.lru_cache(maxsize=1024)
 def _retention_ms(topic: str) -> int | None:
     """The `retention.ms` of the registry topic that `topic` (perhaps prefixed) names; None
     for a topic kept for good or compacted."""
