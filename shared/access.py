@@ -24,8 +24,9 @@ ACCESS: dict[str, ServiceAccess] = {
     "referral": ServiceAccess(
         principal="lederkontakt-referral",
         # `people` is its own output, read back so a referral keeps the reminders staff chose.
+        # `erasures`: a referral naming an erased person is refused.
         reads=("referrals", "courses", "sessions", "consents", "referral.dedup-changelog",
-               "people"),
+               "people", "erasures"),
         writes=("courses", "people", "consents", "notifications.requested",
                 "referral.dedup-changelog", "referrals.dlq", "courses.dlq", "sessions.dlq"),
         groups=("referral", "referral-consent"),
@@ -40,9 +41,10 @@ ACCESS: dict[str, ServiceAccess] = {
     "notifier": ServiceAccess(
         principal="lederkontakt-notifier",
         # Views: people and consents; who holds which role in a course (courses, sessions);
-        # the scheduler's plans, from which the morning digests are built. Never `referrals`.
+        # the scheduler's plans, from which the morning digests are built; who was erased
+        # (nothing goes out in a course about them). Never `referrals`.
         reads=("notifications.requested", "people", "consents", "notifier.ledger", "courses",
-               "sessions", "contact-scheduler.state-changelog"),
+               "sessions", "contact-scheduler.state-changelog", "erasures"),
         writes=("notifications.status", "notifier.ledger", "notifications.requested.dlq"),
         groups=("notifier",),
     ),

@@ -48,6 +48,7 @@ class NotifierService(ServiceShell):
                                  inputs=[topics.notifications_requested])
         self.people: GlobalView[Person] = GlobalView(topics.people, kwargs, _person)
         self.consents: GlobalView[ConsentState] = GlobalView(topics.consents, kwargs, _consent)
+        self.erased: GlobalView[bool] = GlobalView(topics.erasures, kwargs, lambda raw: True)
         self.members = MembershipView([topics.courses, topics.sessions], kwargs, clock)
         # Every course's open contact points, for the morning digests.
         self.plans = plans_view(topics.scheduler_state, kwargs)
@@ -76,11 +77,12 @@ class NotifierService(ServiceShell):
         await self.people.start()
         await self.consents.start()
         await self.members.start()
+        await self.erased.start()
         await self.plans.start()
         sms = self._sms or GatewayApiSms(self.notifier.sms())
         self.handlers = NotifierHandlers(self.topics, self.producer, self.ledger, self.people,
                                          self.consents, self.smtp, sms, self._clock, self.notifier,
-                                         self.members)
+                                         self.members, erased=self.erased)
         self.digests = DigestSender(self.handlers, self.plans, WorkingDayCalendar(),
                                     self.notifier.digest_at)
         self.handlers.digest_content = self.digests.content
@@ -97,6 +99,7 @@ class NotifierService(ServiceShell):
         await self.people.stop()
         await self.consents.stop()
         await self.members.stop()
+        await self.erased.stop()
         await self.plans.stop()
         await self.smtp.close()
         if self.handlers is not None:

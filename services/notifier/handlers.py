@@ -22,7 +22,7 @@ from services.notifier.config import NotifierSettings
 from services.notifier.domain.delivery import Defer, Send, Suppress, plan_delivery, retry_moment
 from services.notifier.domain.ics import Address
 from services.notifier.domain.ledger import LedgerEntry
-from services.notifier.domain.membership import CourseMembers
+from services.notifier.domain.membership import CourseMembers, without_erased
 from services.notifier.domain.render import (
     Rendered,
     build_context,
@@ -30,7 +30,7 @@ from services.notifier.domain.render import (
     render,
     with_invitation,
 )
-from services.notifier.ports import MailParts, MailSender, SmsProvider, View
+from services.notifier.ports import MailParts, MailSender, NobodyErased, SmsProvider, View
 from shared import telemetry
 from shared.catalogue import events_on
 from shared.clock import Clock
@@ -98,6 +98,8 @@ class NotifierHandlers:
     clock: Clock
     settings: NotifierSettings
     members: View[CourseMembers]
+    # Who was erased (`erasures`): nothing goes out in a course about them.
+    erased: View[object] = field(default_factory=NobodyErased)
     # The morning digest's words, worked out at the moment of sending (None: nothing to say).
     digest_content: Callable[[NotificationRequested, Person], Awaitable[Rendered | None]] | None \
         = None
@@ -199,10 +201,12 @@ class NotifierHandlers:
         with telemetry.stage("consent check"):
             # The views must hold every consent change written before this moment.
             await asyncio.gather(self.consents.catch_up(), self.people.catch_up(),
-                                 self.members.catch_up())
+                                 self.members.catch_up(), self.erased.catch_up())
             now = self.clock.now()
             consent = self.consents.get(request.course_id) if request.course_id else None
-            members = self.members.get(request.course_id) if request.course_id else None
+            members = without_erased(
+                self.members.get(request.course_id) if request.course_id else None,
+                lambda person_id: self.erased.get(person_id) is not None)
             try:
                 plan = plan_delivery(request, self.people.get(request.recipient_id), consent,
                                      members, now, self.settings.quiet_from,

@@ -18,6 +18,15 @@ class View(Protocol[V_co]):
         ...
 
 
+class NobodyErased:
+    """A view of `erasures` for tests that erase no one."""
+
+    def get(self, key: str) -> bool | None:
+        return None
+
+    async def catch_up(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class MailParts:
     """What a mail says beyond its subject and plain text: the same words as an HTML part,

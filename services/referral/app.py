@@ -57,9 +57,11 @@ class ReferralService(ServiceShell):
                                    inputs=[topics.courses, topics.sessions])
         # Its own output read back: a referral that re-names staff keeps what they chose.
         self.people: GlobalView[Person] = GlobalView(topics.people, self.kafka_kwargs, _person)
+        self.erased: GlobalView[bool] = GlobalView(topics.erasures, self.kafka_kwargs,
+                                                   lambda raw: True)
         self.handlers = ReferralHandlers(topics, self.producer, self.intake, self.consents,
                                          clock or SystemClock(), self.people, id_key=own.id_key,
-                                         staff=own.staff())
+                                         staff=own.staff(), erased=self.erased)
         self.subscribe(topics.referrals, group=INTAKE_GROUP, table=self.intake,
                        handle=self.handlers.on_referrals, batch_size=batch_size)
         self.subscribe(topics.courses, topics.sessions, group=CONSENT_GROUP, table=self.consents,
@@ -77,9 +79,11 @@ class ReferralService(ServiceShell):
 
     async def open_adapters(self) -> None:
         await self.people.start()
+        await self.erased.start()
 
     async def close_adapters(self) -> None:
         await self.people.stop()
+        await self.erased.stop()
 
     async def _roll_people(self) -> None:
         """Kafka compacts only closed segments, and closes one (after `segment.ms` or

@@ -16,6 +16,7 @@ from services.referral.domain.intake import (
     IntakeDecision,
     IntakeRecord,
     decide_intake,
+    names_erased,
     stable_id,
 )
 from services.referral.domain.people import Known, choose_reminders
@@ -68,6 +69,14 @@ class NoPeopleView:
     async def catch_up(self) -> None: ...
 
 
+class ErasedView(Protocol):
+    """Who has been erased (the compacted `erasures` topic, read as a whole-topic view)."""
+
+    def get(self, key: str) -> object | None: ...
+
+    async def catch_up(self) -> None: ...
+
+
 @dataclass
 class ReferralHandlers:
     topics: Topics
@@ -79,6 +88,7 @@ class ReferralHandlers:
     id_key: bytes = DEVELOPMENT_ID_KEY
     # Without a directory the referral's staff are taken as named (development and tests).
     staff: StaffDirectory | None = None
+    erased: ErasedView = field(default_factory=NoPeopleView)
     consent_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def on_referral(self, record: Any) -> None:
@@ -91,7 +101,8 @@ class ReferralHandlers:
         # Staff re-upserted from a referral keep the reminder preference they chose on the
         # portal: `people` is read up to its end first, and this batch's own upserts count
         # before it. (A choice written while this batch is under way can still be missed.)
-        await self.people.catch_up()
+        # Everyone erased before this batch was read is known before any of it is decided.
+        await asyncio.gather(self.people.catch_up(), self.erased.catch_up())
         upserted: dict[str, Person] = {}
         decided: dict[str, tuple[IntakeRecord, int]] = {}
         outputs: list[Record] = []
@@ -126,11 +137,13 @@ class ReferralHandlers:
         if event is None:
             return None
         if isinstance(event, RemindersChosen):
+            if self._refused_as_erased(event):
+                return None
             return None, self._reminders_chosen(event, people, now)
         assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
         if isinstance(event, ReferralSubmitted):
             checked = await self._staff_checked(event, record)
-            if checked is None:
+            if checked is None or self._refused_as_erased(checked):
                 return None
             event = checked
         known = decided[event.referral_id][0] if event.referral_id in decided \
@@ -161,6 +174,21 @@ class ReferralHandlers:
         if upsert is None:
             return IntakeDecision([], outcome="reminders_chosen_by_nobody_on_record")
         return IntakeDecision([upsert], outcome=f"reminders_chosen_{event.reminders}")
+
+    def _refused_as_erased(self, event: Event) -> bool:
+        """A referral or a choice of reminders naming an erased person is dropped with a log
+        line, not dead-lettered: a dead letter would keep the details the erasure removed."""
+        def erased(person_id: str) -> bool:
+            return self.erased.get(person_id) is not None
+        if isinstance(event, RemindersChosen):
+            refused = erased(event.person_id)
+        else:
+            refused = isinstance(event, ReferralSubmitted) and names_erased(event, erased,
+                                                                            self.id_key)
+        if refused:
+            log.warning("referral_refused", referral_id=getattr(event, "referral_id", None),
+                        reason="names an erased person")
+        return refused
 
     async def _staff_checked(self, referral: ReferralSubmitted,
                              record: Any) -> ReferralSubmitted | None:

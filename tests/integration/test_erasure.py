@@ -17,6 +17,7 @@ from shared.events import (
     ConsentState,
     ConsentStatement,
     CourseCancelled,
+    CourseEnded,
     CourseStarted,
     NotificationRequested,
 )
@@ -42,33 +43,54 @@ def _course(course_id: str, employee: str, leader: str) -> list[tuple[str, objec
     ]
 
 
+def _end_contact_open(scheduler: SchedulerService, status: str | None) -> bool:
+    """With a status: the ended course c-e has its end contact open; without: nothing in it is."""
+    plan = scheduler.plans.get("c-e")
+    if plan is None:
+        return False
+    if status is None:
+        return not any(p.is_open for p in plan.points.values())
+    return plan.status == status and "end_contact" in plan.points \
+        and plan.points["end_contact"].is_open
+
+
 async def test_erasing_an_employee_in_one_course_and_leader_in_another_closes_both(
     kafka: KafkaSettings, topics: Topics
 ) -> None:
+    """Also a course whose start the scheduler has not read yet (it is down) and an ended
+    course whose end contact is still to be made: nothing in them goes out any more."""
     clock = ManualClock(MONDAY_7)
     scheduler = SchedulerService(kafka, clock, tick_interval=0.1)
     await scheduler.start()
     producer = EventProducer(kafka.aiokafka_kwargs())
     await producer.start()
+    ended = CourseEnded(occurred_at=MONDAY_7, course_id="c-e", end_date=date(2026, 11, 23))
     outputs = [*_course("c-a", "p-x", "p-lead-a"), *_course("c-b", "p-emp-b", "p-x"),
-               *_course("c-c", "p-emp-c", "p-lead-c")]
+               *_course("c-c", "p-emp-c", "p-lead-c"), *_course("c-e", "p-x", "p-lead-e")]
     await producer.publish_all([(topics.name(t), e) for t, e in outputs])  # type: ignore[misc]
-    await producer.stop()
     await wait_for(lambda: {k for k, p in scheduler.plans.items() if p.status == "open"}
-                   == {"c-a", "c-b", "c-c"}, timeout=30)
+                   == {"c-a", "c-b", "c-c", "c-e"}, timeout=30)
+    await producer.publish(topics.sessions, ended)
+    await wait_for(lambda: _end_contact_open(scheduler, "ended"), timeout=30)
+    await scheduler.stop()
+    await producer.publish_all([(topics.name(t), e)  # type: ignore[misc]
+                                for t, e in _course("c-d", "p-x", "p-lead-d")])
+    await producer.stop()
 
     erasure = await erase(kafka, "p-x", clock)
-    assert erasure.courses_closed == ["c-a", "c-b"]
-    await wait_for(lambda: {k for k, p in scheduler.plans.items() if p.status == "open"}
-                   == {"c-c"}, timeout=30)
+    assert erasure.courses_closed == ["c-a", "c-b", "c-d", "c-e"]
+    scheduler = SchedulerService(kafka, clock, tick_interval=0.1)
+    await scheduler.start()
+    await wait_for(lambda: {k for k, p in scheduler.plans.items() if p.status == "cancelled"}
+                   == {"c-a", "c-b", "c-d"} and _end_contact_open(scheduler, None), timeout=30)
     clock.at = MONDAY_7.replace(hour=9)
     await asyncio.sleep(2.0)
     await scheduler.stop()
 
-    events = await read_events(kafka, topics.courses, expect=5, settle=0.5)
+    events = await read_events(kafka, topics.courses, expect=10, settle=0.5)
     cancelled = {e.course_id for e in events
                  if isinstance(e, CourseCancelled) and e.reason == "person_erased"}
-    assert cancelled == {"c-a", "c-b"}
+    assert cancelled == {"c-a", "c-b", "c-d", "c-e"}
     requests = [e for e in await read_events(kafka, topics.notifications_requested, expect=2,
                                              settle=1.0) if isinstance(e, NotificationRequested)]
     # The 09:00 reminders of the untouched course go out; none to or about the erased person.

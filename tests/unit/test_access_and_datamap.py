@@ -32,7 +32,7 @@ def test_every_topic_a_service_subscribes_to_is_in_its_reads() -> None:
 def test_the_notifier_reads_requests_its_views_and_its_ledger_and_never_raw_intake() -> None:
     assert set(ACCESS["notifier"].reads) == {"notifications.requested", "people", "consents",
                                              "notifier.ledger", "courses", "sessions",
-                                             "contact-scheduler.state-changelog"}
+                                             "contact-scheduler.state-changelog", "erasures"}
     notifier = acls_for(ACCESS["notifier"], Topics("x-"))
     assert Acl("lederkontakt-notifier", "topic", "x-notifications.requested", "read") in notifier
     assert not any(a.name in ("x-referrals", "x-referrals.dlq") for a in notifier)

@@ -8,6 +8,7 @@ from shared.events import (
     ConsentRecorded,
     ConsentState,
     ConsentStatement,
+    CourseCancelled,
     CourseEnded,
     CourseStarted,
     Event,
@@ -161,6 +162,25 @@ def test_course_end_cancels_what_is_open_and_plans_the_end_contact() -> None:
     step = run([consent(True), started(date(2026, 11, 23)), ended], datetime(2027, 1, 15, tzinfo=UTC))
     assert step.plan.points["start_call"].state == "cancelled"
     assert step.plan.points["end_contact"].due_by == date(2027, 1, 22)
+
+
+def test_erasing_the_employee_of_an_ended_course_cancels_its_end_contact() -> None:
+    at = datetime(2027, 1, 15, tzinfo=UTC)
+    ended = CourseEnded(occurred_at=at, course_id="c1", end_date=date(2027, 1, 15))
+    erased = CourseCancelled(occurred_at=at, course_id="c1", reason="person_erased")
+    step = run([consent(True), started(date(2026, 11, 23)), ended, erased], at)
+    assert step.plan.points["end_contact"].state == "cancelled"
+    assert step.plan.next_fire_at is None
+    later = RULES.fire_due(step.plan, datetime(2027, 1, 25, 9, tzinfo=COPENHAGEN))
+    assert notes(later) == []
+
+
+def test_an_ended_course_cancelled_for_another_reason_keeps_its_end_contact() -> None:
+    at = datetime(2027, 1, 15, tzinfo=UTC)
+    ended = CourseEnded(occurred_at=at, course_id="c1", end_date=date(2027, 1, 15))
+    withdrawn = CourseCancelled(occurred_at=at, course_id="c1", reason="referral_withdrawn")
+    step = run([consent(True), started(date(2026, 11, 23)), ended, withdrawn], at)
+    assert step.plan.points["end_contact"].is_open
 
 
 def test_consent_recorded_before_the_course_started_is_not_overridden_by_the_referral_form() -> None:

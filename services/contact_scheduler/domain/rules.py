@@ -93,7 +93,7 @@ class ContactPlanner:
                                                     self.policy.end_contact_working_days)
             self._add(step, "end_contact", "end_contact", event.end_date, due_by, now)
         elif isinstance(event, CourseCancelled):
-            self._close(step, "cancelled", now)
+            self._cancel(step, event, now)
         elif isinstance(event, MeetingScheduled | MeetingCancelled):
             self._meeting(step, event, now)
         elif isinstance(event, PsychologistAssigned):
@@ -170,13 +170,24 @@ class ContactPlanner:
         if candidates:
             self._set_state(step, min(candidates, key=lambda p: p.due_by), "completed", now)
 
+    def _cancel(self, step: Step, event: CourseCancelled, now: datetime) -> None:
+        """A cancellation closes an open course. One because its employee or leader was erased
+        also stops an ended course's end contact: its reminders are about the employee, and
+        one of them goes to the leader."""
+        if event.reason == "person_erased" and step.plan.status == "ended":
+            self._cancel_points(step, now)
+        self._close(step, "cancelled", now)
+
+    def _cancel_points(self, step: Step, now: datetime) -> None:
+        for point in list(step.plan.points.values()):
+            if point.is_open:
+                self._set_state(step, point, "cancelled", now)
+
     def _close(self, step: Step, status: Literal["ended", "cancelled"], now: datetime,
                end_date: date | None = None) -> None:
         if step.plan.status not in ("open", "pending"):
             return
-        for point in list(step.plan.points.values()):
-            if point.is_open:
-                self._set_state(step, point, "cancelled", now)
+        self._cancel_points(step, now)
         if status == "cancelled":
             step.plan, cancellations = cancel_all(step.plan, now)
             step.outputs += cancellations

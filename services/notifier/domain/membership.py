@@ -3,6 +3,7 @@ themselves: the gate decides from this, never from the role a request claims."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
@@ -61,3 +62,14 @@ def fold(current: CourseMembers | None, event: Event) -> CourseMembers | None:
         return None if members.closed_by_erasure else \
             members.model_copy(update={"closed_by_erasure": True})
     return None
+
+
+def without_erased(members: CourseMembers | None,
+                   erased: Callable[[str], bool]) -> CourseMembers | None:
+    """A course whose employee or leader was erased has no members, also before (or without)
+    its cancellation: every message in it would be to or about that person."""
+    if members is None or members.closed_by_erasure:
+        return members
+    if any(p is not None and erased(p) for p in (members.employee_id, members.leader_id)):
+        return members.model_copy(update={"closed_by_erasure": True})
+    return members

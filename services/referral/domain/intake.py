@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -78,6 +79,15 @@ def keyed_id(handle: str, id_key: bytes) -> str:
         if not CPR_SHAPED.search(candidate):
             return candidate
     raise ValueError("no keyed id without a CPR-shaped run")  # pragma: no cover
+
+
+def names_erased(referral: ReferralSubmitted, erased: Callable[[str], bool],
+                 id_key: bytes = DEVELOPMENT_ID_KEY) -> bool:
+    """An erased person stays erased: a referral naming one (one still unread when they were
+    erased, or a late copy) is refused, or it would bring back their details and start a course
+    about them, which nobody would ever close."""
+    parties = (referral.employee, referral.leader, referral.psychologist, referral.team_lead)
+    return any(erased(person_id_for(p, id_key)) for p in parties if p is not None)
 
 
 def _person(details: ReferredPerson, at: datetime, course_id: str,
