@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from shared.clock import Clock
+from shared.kafka import Publisher
 from shared.logging import get_logger
 from shared.state import ChangelogTable
 from shared.timers import tick_forever
@@ -74,3 +75,23 @@ class ClosedCourseSweep(Generic[V]):
 
     async def run(self, interval: float) -> None:
         await tick_forever(self.sweep, lambda: interval, "retention_sweep_failed", log)
+
+
+# The key of the empty records that make the cleaner's guarantee hold on a quiet partition.
+ROLL_KEY = b"~roll"
+
+
+async def roll_segments(producer: Publisher, topic: str, partitions: int,
+                        every_seconds: float) -> None:
+    """Kafka compacts only closed segments, and closes one (after `segment.ms` or
+    `max.compaction.lag.ms`) only when a record arrives. An erased person's tombstone (or a
+    course's facts replaced at an erasure) on a partition nobody writes to would leave the old
+    value in the open segment for good; an empty record for a key no event uses, in every
+    partition once a segment interval, lets the segment close and the cleaner remove the old
+    value within the bound."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await producer.send_records([(topic, p, ROLL_KEY, None, []) for p in range(partitions)])
+        except Exception as exc:  # the next round tries again
+            log.warning("segment_roll_failed", topic=topic, error=str(exc))

@@ -106,7 +106,9 @@ SPECS: tuple[TopicSpec, ...] = (
     TopicSpec("referral.dedup-changelog", cleanup="compact"),
     TopicSpec("contact-scheduler.state-changelog", cleanup="compact"),
     TopicSpec("notifier.ledger", cleanup="compact"),
-    TopicSpec("reporting.referral-facts"),
+    # A referral's health fields (stress-related, sick leave) per course id, on their way to
+    # the course's facts: kept no longer than personal data.
+    TopicSpec("reporting.referral-facts", personal=True),
     TopicSpec("reporting.course-facts", cleanup="compact"),
     TopicSpec("reports", cleanup="compact", partitions=1),
     # Who was erased (keyed ids only), so nothing replayed or re-read can bring them back.

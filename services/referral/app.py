@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import cast
 
 from faststream.asgi import AsgiFastStream
@@ -14,7 +13,7 @@ from shared.clock import Clock, SystemClock, clock_from_env
 from shared.events import ConsentRecorded, Person, PersonUpserted, decode_event, encode_event
 from shared.logging import configure_logging, get_logger
 from shared.ops import run
-from shared.retention import ClosedCourseSweep
+from shared.retention import ClosedCourseSweep, roll_segments
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
 from shared.telemetry import configure_tracing
@@ -32,10 +31,6 @@ def _decode_consent(raw: bytes) -> ConsentRecorded:
 def _person(raw: bytes) -> Person | None:
     event = decode_event(raw)
     return event.person if isinstance(event, PersonUpserted) else None
-
-
-# The key of the empty records that make the cleaner's guarantee hold on a quiet partition.
-ROLL_KEY = b"~roll"
 
 
 class ReferralService(ServiceShell):
@@ -86,19 +81,9 @@ class ReferralService(ServiceShell):
         await self.erased.stop()
 
     async def _roll_people(self) -> None:
-        """Kafka compacts only closed segments, and closes one (after `segment.ms` or
-        `max.compaction.lag.ms`) only when a record arrives. An erased person's tombstone on a
-        partition nobody writes to would leave their details in the open segment for good; an
-        empty record for a key no event uses, in every partition once a segment interval,
-        lets the segment close and the cleaner remove them within the bound."""
         partitions = next(s.partitions for s in SPECS if s.name == "people")
-        while True:
-            await asyncio.sleep(self.retention.personal_segment_ms / 1000)
-            try:
-                await self.producer.send_records(
-                    [(self.topics.people, p, ROLL_KEY, None, []) for p in range(partitions)])
-            except Exception as exc:  # the next round tries again
-                get_logger("referral").warning("people_roll_failed", error=str(exc))
+        await roll_segments(self.producer, self.topics.people, partitions,
+                            self.retention.personal_segment_ms / 1000)
 
 
 def create_app() -> AsgiFastStream:

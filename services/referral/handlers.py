@@ -16,7 +16,6 @@ from services.referral.domain.intake import (
     IntakeDecision,
     IntakeRecord,
     decide_intake,
-    names_erased,
     stable_id,
 )
 from services.referral.domain.people import Known, choose_reminders
@@ -137,20 +136,23 @@ class ReferralHandlers:
         if event is None:
             return None
         if isinstance(event, RemindersChosen):
-            if self._refused_as_erased(event):
+            if self._is_erased(event.person_id):
+                # Dropped, not dead-lettered: a dead letter would keep their name and address.
+                log.warning("reminders_refused", reason="names an erased person")
                 return None
             return None, self._reminders_chosen(event, people, now)
         assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
         if isinstance(event, ReferralSubmitted):
             checked = await self._staff_checked(event, record)
-            if checked is None or self._refused_as_erased(checked):
+            if checked is None:
                 return None
             event = checked
         known = decided[event.referral_id][0] if event.referral_id in decided \
             else self.intake.get(event.referral_id)
         try:
             with telemetry.stage("rules"):
-                return event.referral_id, decide_intake(known, event, now, people, self.id_key)
+                return event.referral_id, decide_intake(known, event, now, people, self.id_key,
+                                                        self._is_erased)
         except Exception as exc:
             # A bug in the intake rules must not hold up the partition: the referral waits
             # in the DLQ, to be replayed once fixed. (Consent statements are not handled
@@ -175,20 +177,8 @@ class ReferralHandlers:
             return IntakeDecision([], outcome="reminders_chosen_by_nobody_on_record")
         return IntakeDecision([upsert], outcome=f"reminders_chosen_{event.reminders}")
 
-    def _refused_as_erased(self, event: Event) -> bool:
-        """A referral or a choice of reminders naming an erased person is dropped with a log
-        line, not dead-lettered: a dead letter would keep the details the erasure removed."""
-        def erased(person_id: str) -> bool:
-            return self.erased.get(person_id) is not None
-        if isinstance(event, RemindersChosen):
-            refused = erased(event.person_id)
-        else:
-            refused = isinstance(event, ReferralSubmitted) and names_erased(event, erased,
-                                                                            self.id_key)
-        if refused:
-            log.warning("referral_refused", referral_id=getattr(event, "referral_id", None),
-                        reason="names an erased person")
-        return refused
+    def _is_erased(self, person_id: str) -> bool:
+        return self.erased.get(person_id) is not None
 
     async def _staff_checked(self, referral: ReferralSubmitted,
                              record: Any) -> ReferralSubmitted | None:

@@ -15,9 +15,11 @@ from services.reporting.handlers import ReportingHandlers
 from shared.clock import Clock, clock_from_env
 from shared.logging import configure_logging
 from shared.ops import run
+from shared.retention import roll_segments
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
 from shared.telemetry import configure_tracing
+from shared.topics import SPECS, RetentionSettings
 
 INTAKE_GROUP = "reporting-intake"
 FACTS_GROUP = "reporting"
@@ -25,9 +27,10 @@ FACTS_GROUP = "reporting"
 
 class ReportingService(ServiceShell):
     def __init__(self, settings: KafkaSettings, reporting: ReportingSettings | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, retention: RetentionSettings | None = None) -> None:
         super().__init__("reporting", settings)
         topics = self.topics
+        self.retention = retention or RetentionSettings()
         self.reporting = reporting or ReportingSettings()
         self.org = self.reporting.load_org_units()
         self.facts = self.table(topics.reporting_facts, lambda f: f.model_dump_json().encode(),
@@ -44,6 +47,14 @@ class ReportingService(ServiceShell):
         self.subscribe(topics.courses, topics.sessions, topics.contact_points, topics.consents,
                        topics.reporting_referral_facts, group=FACTS_GROUP, table=self.facts,
                        handle=self.handlers.on_course_events, batch_size=batch)
+        # The facts of a course cancelled at an erasure are replaced by a mark; the old record
+        # is compacted away within the bound only once its segment has closed.
+        self.timer(self._roll_facts)
+
+    async def _roll_facts(self) -> None:
+        partitions = next(s.partitions for s in SPECS if s.name == "reporting.course-facts")
+        await roll_segments(self.producer, self.topics.reporting_facts, partitions,
+                            self.retention.personal_segment_ms / 1000)
 
     def health(self) -> dict[str, object]:
         return {"ok": self.facts.ready.is_set(), "partitions": sorted(self.facts.owned),

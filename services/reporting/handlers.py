@@ -14,8 +14,8 @@ from services.referral.domain.intake import course_id_for
 from services.reporting.domain.facts import (
     CourseFacts,
     ReferralFacts,
-    apply_event,
     apply_referral,
+    fold_event,
     from_referral,
 )
 from shared.events import Event, EventDecodeError, ReferralSubmitted, decode_event
@@ -66,7 +66,7 @@ class ReportingHandlers:
             if isinstance(parsed, ReferralFacts):
                 updated: CourseFacts | None = apply_referral(known, parsed)
             else:
-                updated = apply_event(known, parsed)
+                updated = fold_event(known, parsed)
             if updated is not None and updated != known:
                 changed[course_id] = (updated, record.partition)
         if changed:

@@ -10,7 +10,7 @@ from datetime import date
 from services.notifier.domain.gate import decide
 from services.notifier.domain.membership import CourseMembers, without_erased
 from services.ops.erasure import courses_to_close
-from services.referral.domain.intake import IntakeRecord, person_id_for
+from services.referral.domain.intake import IntakeRecord, course_id_for, person_id_for
 from services.referral.handlers import ReferralHandlers
 from shared.events import (
     ConsentRecorded,
@@ -18,6 +18,7 @@ from shared.events import (
     Person,
     ReferredPerson,
     RemindersChosen,
+    decode_event,
     encode_event,
 )
 from shared.state import ChangelogTable
@@ -69,8 +70,11 @@ def test_a_referral_naming_an_erased_person_is_dropped_and_keeps_nothing_of_them
         asyncio.run(handlers.on_referrals([
             Record(TOPICS.referrals, encode_event(named), b"r-late", 0, 0),
             Record(TOPICS.referrals, encode_event(others), b"r-other", 0, 1)]))
-        # No course, none of their details, and no dead letter that would keep the referral.
-        assert len(producer.on(TOPICS.courses)) == 1
+        # No course, none of their details, and no dead letter that would keep the referral;
+        # its course id is cancelled, so facts derived from the referral alone go too.
+        courses = [decode_event(s.value or b"") for s in producer.on(TOPICS.courses)]
+        assert [(type(e).__name__, e.course_id) for e in courses] == [
+            ("CourseCancelled", course_id_for("r-late")), ("CourseStarted", course_id_for("r-other"))]
         assert producer.on(TOPICS.dlq("referrals")) == []
         sent = b"".join(s.value or b"" for s in producer.sent)
         assert b"emma@example.org" not in sent and b"lars@example.org" not in sent

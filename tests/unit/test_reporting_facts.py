@@ -133,3 +133,21 @@ def test_periods_parse_and_add_up() -> None:
                                                   ("10", "11", "12"))
     assert Period.parse("2026").last_day == date(2026, 12, 31)
     assert Period.parse("2028-Q1").last_day == date(2028, 3, 31)
+
+
+def test_a_course_cancelled_because_its_employee_was_erased_keeps_no_health_facts() -> None:
+    from services.reporting.domain.facts import fold_event
+
+    facts = apply_referral(fold([started()]), from_referral(referral(), "c-1", ORG.lookup()))
+    assert facts.stress_related is True
+    erased = fold_event(facts, CourseCancelled(**C, reason="person_erased"))
+    assert erased is not None and erased.erased
+    assert (erased.stress_related, erased.sick_leave_at_referral, erased.unit,
+            erased.psychologist_id, erased.start_date) == (None, None, None, None, None)
+    assert not erased.counted and erased.expired(AT.date() + timedelta(days=2), timedelta(days=1))
+    # Nothing read later (a late referral's facts, another event) brings any of them back.
+    assert apply_referral(erased, from_referral(referral(), "c-1", ORG.lookup())) == erased
+    assert fold_event(erased, started()) is None
+    # A withdrawn referral's cancellation is no erasure: the facts stay, uncounted.
+    withdrawn = fold_event(facts, CourseCancelled(**C, reason="referral_withdrawn"))
+    assert withdrawn is not None and withdrawn.stress_related is True and not withdrawn.erased

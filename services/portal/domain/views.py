@@ -54,6 +54,16 @@ class ReferralRow:
     submitted_at: datetime
     course_id: str | None = None
     withdrawn: bool = False
+    # What the intake derives the employee's id from (e-mail, else phone, else name), so the
+    # row is known as theirs at their erasure also when no course was opened from it.
+    employee_handle: str = ""
+
+    def forget_employee(self) -> None:
+        self.employee_name = self.workplace = self.employee_handle = ""
+
+
+def handle_of(email: str | None, phone: str | None, name: str) -> str:
+    return (email or phone or name).lower()
 
 
 @dataclass
@@ -96,7 +106,9 @@ class MeetingRow:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One line of a course's history: what happened and when, never what was said."""
+    """One line of a course's history: what happened and when, never what was said. A person
+    is named by id (the page looks the name up when it is drawn), so an erased person's name is
+    in no line of it."""
 
     at: datetime
     what: str
@@ -110,6 +122,8 @@ class PortalView:
     courses: dict[str, CourseRow] = field(default_factory=dict)
     course_of_referral: dict[str, str] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
+    # Ids seen erased (ids only): an erased leader's list is not rebuilt from `courses`.
+    erased: set[str] = field(default_factory=set)
     # Each person's stated reminder preference and when it was stated, from their own choice
     # (on `referrals`, seen before the referral service writes it on `people`) or their record.
     reminders: dict[str, tuple[datetime, ReminderPreference]] = field(default_factory=dict)
@@ -130,8 +144,19 @@ class PortalView:
         return self.consumed.get((topic, partition), 0) > offset
 
     def erase(self, person_id: str) -> None:
-        self.people.pop(person_id, None)
+        """An erased person's details leave the view: their record, the referrals they made as
+        leader, and their name and workplace on the referrals that named them as employee."""
+        person = self.people.pop(person_id, None)
         self.reminders.pop(person_id, None)
+        self.erased.add(person_id)
+        handle = handle_of(person.email, person.phone, person.name) if person else None
+        for referral_id, row in list(self.referrals.items()):
+            course = self.courses.get(row.course_id or "")
+            if row.leader_id == person_id:
+                del self.referrals[referral_id]
+            elif (course is not None and course.employee_id == person_id) or (
+                    handle is not None and row.employee_handle == handle):
+                row.forget_employee()
 
     def _stated(self, person_id: str, at: datetime, value: ReminderPreference | None) -> None:
         known = self.reminders.get(person_id)
@@ -171,9 +196,11 @@ class PortalView:
         if event.referral_id in self.referrals:
             return
         # Read in any order with `courses`: its course may be known already.
+        employee = event.employee
         self.referrals[event.referral_id] = ReferralRow(
-            event.referral_id, event.leader.person_id, event.employee.name, event.workplace,
-            event.occurred_at, self.course_of_referral.get(event.referral_id))
+            event.referral_id, event.leader.person_id, employee.name, event.workplace,
+            event.occurred_at, self.course_of_referral.get(event.referral_id),
+            employee_handle=handle_of(employee.email, employee.phone, employee.name))
 
     def _course_started(self, event: CourseStarted, course_id: str) -> None:
         self.courses[course_id] = CourseRow(
@@ -208,8 +235,7 @@ class PortalView:
         elif isinstance(event, PsychologistAssigned):
             if course:
                 course.psychologist_id = event.psychologist_id
-            self._log(course_id, event.occurred_at, "psychologist.assigned",
-                      self.name_of(event.psychologist_id))
+            self._log(course_id, event.occurred_at, "psychologist.assigned", event.psychologist_id)
         elif isinstance(event, LeaderContactLogged):
             self._log(course_id, event.occurred_at, "leader_contact.logged", event.contact_kind)
         elif isinstance(event, ConsentGiven | ConsentWithdrawn):
@@ -264,6 +290,8 @@ class PortalView:
         """A leader's referrals: those still on `referrals`, and every one that opened a
         course (from `courses`, kept for good, and the employee's name from `people`), so the
         list does not shrink to the last hours when the portal restarts."""
+        if leader_id in self.erased:
+            return []
         rows = [r for r in self.referrals.values() if r.leader_id == leader_id]
         rows += [row for c in self.courses.values()
                  if c.leader_id == leader_id and c.referral_id not in self.referrals

@@ -60,6 +60,8 @@ def render_course(request: Request, me: Identity, course: CourseRow,
     lang = language(request)
 
     def detail(entry: TimelineEntry) -> str:
+        if entry.what == "psychologist.assigned":
+            return view.name_of(entry.detail)
         return ", ".join(translate_or_raw(lang, f"detail.{part}")
                          for part in entry.detail.split(":"))
 

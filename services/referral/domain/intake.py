@@ -81,6 +81,10 @@ def keyed_id(handle: str, id_key: bytes) -> str:
     raise ValueError("no keyed id without a CPR-shaped run")  # pragma: no cover
 
 
+def nobody_erased(_: str) -> bool:
+    return False
+
+
 def names_erased(referral: ReferralSubmitted, erased: Callable[[str], bool],
                  id_key: bytes = DEVELOPMENT_ID_KEY) -> bool:
     """An erased person stays erased: a referral naming one (one still unread when they were
@@ -88,6 +92,19 @@ def names_erased(referral: ReferralSubmitted, erased: Callable[[str], bool],
     about them, which nobody would ever close."""
     parties = (referral.employee, referral.leader, referral.psychologist, referral.team_lead)
     return any(erased(person_id_for(p, id_key)) for p in parties if p is not None)
+
+
+def refuse_as_erased(referral: ReferralSubmitted, now: datetime) -> IntakeDecision:
+    """A refused referral opens nothing and writes no one's details; its course id is
+    cancelled as an erasure would cancel it, so what others derived from the referral alone
+    (the reporting service's facts of it) goes too. It is not dead-lettered: a dead letter
+    would keep the details the erasure removed."""
+    course_id = course_id_for(referral.referral_id)
+    cancelled = CourseCancelled(
+        event_id=stable_id(course_id, "refused", "erased"), occurred_at=now, course_id=course_id,
+        correlation_id=referral.correlation_id, reason="person_erased")
+    return IntakeDecision([cancelled], IntakeRecord(course_id=course_id, status="withdrawn"),
+                          "refused_names_erased_person")
 
 
 def _person(details: ReferredPerson, at: datetime, course_id: str,
@@ -137,12 +154,16 @@ def open_course(referral: ReferralSubmitted, now: datetime,
 def decide_intake(
     known: IntakeRecord | None, event: ReferralSubmitted | ReferralWithdrawn, now: datetime,
     people: Known = nobody, id_key: bytes = DEVELOPMENT_ID_KEY,
+    erased: Callable[[str], bool] = nobody_erased,
 ) -> IntakeDecision:
     """A referral id opens at most one course; a withdrawal cancels it, and a withdrawal that
-    comes first means a later submission of the same referral opens nothing."""
+    comes first means a later submission of the same referral opens nothing. A referral
+    naming an erased person opens nothing."""
     if isinstance(event, ReferralSubmitted):
         if known is not None:
             return IntakeDecision(outcome="duplicate")
+        if names_erased(event, erased, id_key):
+            return refuse_as_erased(event, now)
         return open_course(event, now, people, id_key)
     if known is None:
         return IntakeDecision(record=IntakeRecord(course_id=None, status="withdrawn"),

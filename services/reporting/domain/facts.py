@@ -71,6 +71,8 @@ class CourseFacts(BaseModel):
     retention_plan: bool = False
     end_date: date | None = None
     cancelled_on: date | None = None
+    # Cancelled because its employee or leader was erased: only this mark and the date stay.
+    erased: bool = False
 
     @property
     def follow_ups(self) -> int:
@@ -109,12 +111,29 @@ def from_referral(referral: ReferralSubmitted, course_id: str, known_units: dict
 
 
 def apply_referral(facts: CourseFacts | None, referral: ReferralFacts) -> CourseFacts:
+    if facts is not None and facts.erased:
+        return facts  # a referral's facts that arrive after the erasure are not kept either
     base = facts or CourseFacts(course_id=referral.course_id)
     return base.model_copy(update={
         "referred_on": referral.referred_on, "unit": referral.unit,
         "stress_related": referral.stress_related,
         "sick_leave_at_referral": referral.sick_leave_at_referral,
     })
+
+
+def fold_event(facts: CourseFacts | None, event: Event) -> CourseFacts | None:
+    """The course's facts after one event (see `apply_event`), or None when nothing changes.
+    A course cancelled because its employee or leader was erased keeps none of its facts:
+    they are pseudonymous health data (stress-related, sick leave), and `courses` links the
+    course id to the person. A mark with the date of the cancellation takes their place, so no
+    event or referral read later brings any of them back, and it expires like other facts."""
+    if facts is not None and facts.erased:
+        return None
+    if isinstance(event, CourseCancelled) and event.reason == "person_erased" \
+            and event.course_id is not None:
+        return CourseFacts(course_id=event.course_id, erased=True,
+                           cancelled_on=local_date(event.occurred_at))
+    return apply_event(facts, event)
 
 
 def apply_event(facts: CourseFacts | None, event: Event) -> CourseFacts | None:
