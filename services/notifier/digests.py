@@ -25,6 +25,7 @@ from services.notifier.adapters.views import GlobalView
 from services.notifier.domain.delivery import wants_digest
 from services.notifier.domain.digest import CourseContacts, build_digest, digest_id
 from services.notifier.domain.digest_render import render_digest
+from services.notifier.domain.membership import without_erased
 from services.notifier.domain.render import Rendered
 from services.notifier.handlers import NotifierHandlers
 from shared.calendar import WorkingDayCalendar, at_wall_clock, local_date
@@ -62,7 +63,7 @@ class DigestSender:
         await self.plans.catch_up()
         if self._courses_day != day:
             self._index(day)
-        await self.handlers.members.catch_up()
+        await asyncio.gather(self.handlers.members.catch_up(), self.handlers.erased.catch_up())
         courses = self._held(self._courses.get(request.recipient_id, ()))
         consents = self.handlers.consents
         digest = build_digest(request.recipient_id, day, courses, consents.get, self.calendar)
@@ -78,12 +79,15 @@ class DigestSender:
                              self.handlers.settings.portal_url, name_of)
 
     def _held(self, course_ids: list[str] | tuple[str, ...]) -> list[CourseContacts]:
-        """The courses' open points, with who looks after each as the course events say."""
+        """The courses' open points, with who looks after each as the course events say; none
+        of a course whose employee or leader was erased, even before the scheduler closed it."""
         held: list[CourseContacts] = []
         for course_id in course_ids:
             course = self.plans.get(course_id)
-            members = self.handlers.members.get(course_id)
-            if course is None or members is None or not members.started:
+            members = without_erased(self.handlers.members.get(course_id),
+                                     self.handlers.is_erased)
+            if course is None or members is None or not members.started \
+                    or members.closed_by_erasure:
                 continue
             held.append(replace(course, psychologist_id=members.psychologist_id,
                                 team_lead_id=members.team_lead_id))

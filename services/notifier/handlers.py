@@ -110,6 +110,9 @@ class NotifierHandlers:
     def __post_init__(self) -> None:
         self.parked = DurableTimers(self.ledger, _next_try)
 
+    def is_erased(self, person_id: str) -> bool:
+        return self.erased.get(person_id) is not None
+
     async def on_request(self, record: Any) -> None:
         await self.on_requests([record])
 
@@ -206,7 +209,7 @@ class NotifierHandlers:
             consent = self.consents.get(request.course_id) if request.course_id else None
             members = without_erased(
                 self.members.get(request.course_id) if request.course_id else None,
-                lambda person_id: self.erased.get(person_id) is not None)
+                self.is_erased)
             try:
                 plan = plan_delivery(request, self.people.get(request.recipient_id), consent,
                                      members, now, self.settings.quiet_from,

@@ -102,3 +102,26 @@ def test_nothing_goes_out_in_a_course_whose_employee_or_leader_was_erased_before
     assert without_erased(MEMBERS, lambda person: person == "p") == MEMBERS
     assert decide(request(), LEADER, consented(True),
                   without_erased(MEMBERS, lambda person: False)).allowed
+
+
+def test_a_morning_digest_says_nothing_of_a_course_whose_employee_was_erased() -> None:
+    from services.notifier.config import NotifierSettings
+    from services.notifier.digests import DigestSender
+    from services.notifier.domain.digest import CourseContacts, OpenPoint
+    from services.notifier.handlers import NotifierHandlers
+    from shared.calendar import WorkingDayCalendar
+    from shared.clock import ManualClock
+    from tests.fakes import RecordingSender, RecordingSms
+
+    point = OpenPoint("start_call", "start_call", date(2026, 11, 26), date(2026, 11, 30), False)
+    plans = FakeView({c: CourseContacts(c, "psy-1", None, (point,)) for c in ("c-e", "c-o")})
+    members = FakeView({"c-e": CourseMembers(started=True, employee_id="p-x", leader_id="l",
+                                             psychologist_id="psy-1"),
+                        "c-o": CourseMembers(started=True, employee_id="e", leader_id="l",
+                                             psychologist_id="psy-1")})
+    handlers = NotifierHandlers(
+        TOPICS, FakeProducer(), None, FakeView(), FakeView(),  # type: ignore[arg-type]
+        RecordingSender(FakeView()), RecordingSms(), ManualClock(AT), NotifierSettings(),
+        members, erased=FakeView({"p-x": True}))
+    sender = DigestSender(handlers, plans, WorkingDayCalendar())  # type: ignore[arg-type]
+    assert [c.course_id for c in sender._held(["c-e", "c-o"])] == ["c-o"]
