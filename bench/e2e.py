@@ -1,16 +1,17 @@
-"""End to end through real processes: referral events in, receipt e-mails accepted by the local
-SMTP server (referral service -> notifications.requested -> notifier -> SMTP), at a fixed
-offered load and at saturation; and, in the same run, the two ceilings it is compared with:
-the same broker's raw aiokafka passthrough (consume -> produce, no logic) and raw aiosmtplib
-to the same SMTP server with as many connections as the notifier uses (no Kafka at all).
+"""End to end through real processes, as a latency curve: offered loads in rising order
+(default 10, 20, 50, 100, 200 events/s), then saturation, each on fresh topics and services,
+for two paths: `referrals` (referral -> notifications.requested -> notifier -> SMTP) and
+`sessions` (sessions -> referral -> consents -> scheduler -> notifier -> SMTP). In the same run,
+the two ceilings it is compared with: the same broker's raw aiokafka passthrough (consume ->
+produce, no logic) and raw aiosmtplib to the same SMTP server with as many connections as the
+notifier uses (no Kafka at all). The SMTP server runs in a process of its own, as a real one
+would. Writes bench/results/<name>.json and a plot of the curve, <name>.png.
 
-The SMTP server runs in a process of its own, as a real one would.
+    .venv/bin/python bench/e2e.py [--rates 10 20 50 100 200] [--seconds 10] [--events 3000]
+                                  [--before ../checkout-before] [--trace]
 
-    .venv/bin/python bench/e2e.py [--events 3000] [--rate 1000] [--light-rate 200]
-
---light-rate is an offered load below what the pipeline can take, so its latencies are the
-pipeline's own and not time spent queueing.
-"""
+--before measures a checkout of the code before a change at every point too, just before this
+one's, so both curves come from one run on the same machine."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from common import (
@@ -77,7 +79,8 @@ async def passthrough(bootstrap: str, count: int) -> float:
 
 
 async def pipeline(bootstrap: str, count: int, rate: float | None,
-                   path: str = "referrals", trace: bool = False) -> dict[str, object]:
+                   path: str = "referrals", trace: bool = False,
+                   code: Path = REPO) -> dict[str, object]:
     """`referrals`: each event a referral, each answered by a receipt e-mail to its leader
     (referral -> notifier). `sessions`: courses opened beforehand (not measured), then each
     event a session event: all three parties agree to a three-party meeting, three events a
@@ -88,7 +91,7 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
     topics = Topics(settings.topic_prefix)
     smtp = SmtpServerProcess()
     sms = SmsGatewayDouble().start()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "LEDERKONTAKT_HTTP_PORT": "0",
+    env = {**os.environ, "PYTHONPATH": str(code), "LEDERKONTAKT_HTTP_PORT": "0",
            "LEDERKONTAKT_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
            "LEDERKONTAKT_TOPIC_PREFIX": settings.topic_prefix,
            "LEDERKONTAKT_CLOCK_START": "2026-11-26T11:00:00+00:00",
@@ -106,7 +109,7 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
     logs = REPO / ".cache" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
     services = ["referral", "notifier"] + (["contact_scheduler"] if path == "sessions" else [])
-    procs = [subprocess.Popen([sys.executable, "-m", f"services.{m}.app"], cwd=REPO, env=env,
+    procs = [subprocess.Popen([sys.executable, "-m", f"services.{m}.app"], cwd=code, env=env,
                               stdout=subprocess.DEVNULL,
                               stderr=(logs / f"e2e-{path}-{m}.log").open("w"))
              for m in services]
@@ -115,6 +118,7 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
         if path == "sessions":
             courses = count // 3
             await _offer(settings, topics, courses, None)
+            await _consent_to_leader_contact(settings, topics, courses)
             await _settled(smtp, courses)
             offered_from, before = time.time(), smtp.count
             cpu_from = _cpu_seconds(procs)
@@ -172,6 +176,20 @@ async def _settled(smtp: SmtpServerProcess, at_least: int) -> None:
         if smtp.count != seen:
             seen, quiet_since = smtp.count, time.time()
         await asyncio.sleep(0.2)
+
+
+async def _consent_to_leader_contact(settings: KafkaSettings, topics: Topics,
+                                     courses: int) -> None:
+    """Each employee's own consent to leader contact, before the measured events: a
+    three-party meeting needs it as well as the three parties' agreement."""
+    producer = AIOKafkaProducer(**settings.aiokafka_kwargs(), linger_ms=2)
+    await producer.start()
+    for n in range(courses):
+        course = course_id_for(f"e2e-{n}")
+        event = ConsentGiven(occurred_at=datetime.now(UTC), course_id=course, party="employee",
+                             scope="leader_contact")
+        await producer.send(topics.sessions, encode_event(event), key=course.encode())
+    await producer.stop()
 
 
 async def _offer_sessions(settings: KafkaSettings, topics: Topics, courses: int,
@@ -232,35 +250,57 @@ def _events_at(rate: float, seconds: float, path: str) -> int:
     return n - n % 3 if path == "sessions" else n
 
 
-def curve(bootstrap: str, path: str, rates: list[float], seconds: float, events: int,
-          trace: bool) -> dict[str, object]:
-    """The offered loads in rising order, then saturation, each on fresh topics and services."""
-    points: list[dict[str, object]] = []
-    out: dict[str, object] = {}
-    for rate in rates:
-        point = asyncio.run(pipeline(bootstrap, _events_at(rate, seconds, path), rate, path, trace))
-        points.append({"offered_per_s": rate, **point})
-        out[f"offered_{int(rate)}_per_s"] = point
-        _print_point(path, f"{rate:g}/s", point)
-    saturated = asyncio.run(pipeline(bootstrap, events, None, path, trace))
-    _print_point(path, "saturation", saturated)
-    points.append({"offered_per_s": None, **saturated})
-    half = float(saturated["events_per_s"]) / 2  # type: ignore[arg-type]
-    under_half = [p for p in points if p["offered_per_s"] is not None
-                  and float(p["offered_per_s"]) <= half]  # type: ignore[arg-type]
-    out.update({"curve": points, "saturation": saturated, "half_saturation_per_s": round(half, 1),
-                "p99_below_250ms_up_to_half_saturation": bool(under_half) and all(
-                    float(p["p99_s"]) < 0.25 for p in under_half)})  # type: ignore[arg-type]
+def curves(bootstrap: str, path: str, rates: list[float], seconds: float, events: int,
+           trace: bool, codes: dict[str, Path]) -> dict[str, dict[str, object]]:
+    """The offered loads in rising order, then saturation, each on fresh topics and services.
+    With more than one checkout, each point is measured for every checkout in turn, so that a
+    change in what else the machine is doing falls on all of them alike."""
+    points: dict[str, list[dict[str, object]]] = {label: [] for label in codes}
+    out: dict[str, dict[str, object]] = {label: {} for label in codes}
+    for rate in [*rates, None]:
+        for label, code in codes.items():
+            n = events if rate is None else _events_at(rate, seconds, path)
+            point = asyncio.run(pipeline(bootstrap, n, rate, path, trace, code))
+            points[label].append({"offered_per_s": rate, **point})
+            if rate is not None:
+                out[label][f"offered_{int(rate)}_per_s"] = point
+            _print_point(f"{path} {label}".strip(), "saturation" if rate is None
+                         else f"{rate:g}/s", point)
+    for label, measured in points.items():
+        out[label].update(_summary(measured))
     return out
 
 
+def _summary(points: list[dict[str, object]]) -> dict[str, object]:
+    saturated = points[-1]
+    half = float(saturated["events_per_s"]) / 2  # type: ignore[arg-type]
+    under_half = [p for p in points if p["offered_per_s"] is not None
+                  and float(p["offered_per_s"]) <= half]  # type: ignore[arg-type]
+    return {"curve": points, "saturation": saturated, "half_saturation_per_s": round(half, 1),
+            "p99_below_250ms_up_to_half_saturation": bool(under_half) and all(
+                float(p["p99_s"]) < 0.25 for p in under_half)}  # type: ignore[arg-type]
+
+
 def _print_point(path: str, offered: str, point: dict[str, object]) -> None:
-    print(f"{path:9} offered {offered:>10}: {point['events_per_s']:>7}/s  p50 {point['p50_s']:.3f} s"
+    print(f"{path:16} offered {offered:>10}: {point['events_per_s']:>7}/s  p50 {point['p50_s']:.3f} s"
           f"  p99 {point['p99_s']:.3f} s  CPU ms/event {point.get('cpu_ms_per_event')}",
           file=sys.stderr, flush=True)
     hops = point.get("hops")
     if isinstance(hops, dict):
         print_hops(hops)
+
+
+def _plot_path(ax: Any, runs: dict[str, Any], name: str, colour: str, alpha: float) -> None:
+    points = [p for p in runs["curve"] if p["offered_per_s"]]
+    x = [p["offered_per_s"] for p in points]
+    ax.plot(x, [p["p50_s"] for p in points], "o--", color=colour, alpha=alpha, label=f"{name} p50")
+    ax.plot(x, [p["p99_s"] for p in points], "s-", color=colour, alpha=alpha, label=f"{name} p99")
+    # Saturation at the rate it reached, not joined to the curve; the dotted line is half of it.
+    sat = runs["saturation"]
+    ax.plot([sat["events_per_s"]] * 2, [sat["p50_s"], sat["p99_s"]], "*", markersize=12,
+            color=colour, alpha=alpha,
+            label=f"{name} saturation ({sat['events_per_s']}/s) p50, p99")
+    ax.axvline(sat["events_per_s"] / 2, color=colour, alpha=0.4 * alpha, linestyle=":")
 
 
 def plot(result: dict[str, object], out: Path) -> None:
@@ -270,20 +310,14 @@ def plot(result: dict[str, object], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for path, colour in (("sessions", "tab:blue"), ("referrals", "tab:orange")):
-        runs = result.get(path)
-        if not isinstance(runs, dict):
-            continue
-        points = [p for p in runs["curve"] if p["offered_per_s"]]
-        x = [p["offered_per_s"] for p in points]
-        ax.plot(x, [p["p50_s"] for p in points], "o--", color=colour, label=f"{path} p50")
-        ax.plot(x, [p["p99_s"] for p in points], "s-", color=colour, label=f"{path} p99")
-        # Saturation at the rate it reached, not joined to the curve; the dotted line is half of it.
-        sat = runs["saturation"]
-        ax.plot([sat["events_per_s"]] * 2, [sat["p50_s"], sat["p99_s"]], "*", markersize=12,
-                color=colour, label=f"{path} saturation ({sat['events_per_s']}/s) p50, p99")
-        ax.axvline(sat["events_per_s"] / 2, color=colour, alpha=0.4, linestyle=":")
+    fig, ax = plt.subplots(figsize=(9, 6))
+    before = result.get("before")
+    for runs_of, label, alpha in ((result, "", 1.0),
+                                  (before if isinstance(before, dict) else {}, "before ", 0.35)):
+        for path, colour in (("sessions", "tab:blue"), ("referrals", "tab:orange")):
+            runs = runs_of.get(path)
+            if isinstance(runs, dict):
+                _plot_path(ax, runs, f"{label}{path}", colour, alpha)
     ax.axhline(0.25, color="red", alpha=0.5, linewidth=1, label="250 ms")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -313,6 +347,10 @@ def main() -> None:
     parser.add_argument("--passthrough-count", type=int, default=30_000,
                         help="messages of the raw passthrough ceiling")
     parser.add_argument("--name", default="e2e", help="result file name under bench/results/")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="a checkout of the code before a change: each point is measured "
+                             "with its services too, just before this checkout's, in the same "
+                             "run (the curves are compared without the machine's drift)")
     args = parser.parse_args()
     rates = args.rates or ([20.0, 200.0] if args.trace else [10.0, 20.0, 50.0, 100.0, 200.0])
     result: dict[str, object] = {"events": args.events, "smtp_connections": SMTP_CONNECTIONS,
@@ -324,12 +362,17 @@ def main() -> None:
                                         SMTP_CONNECTIONS))
         server.received()
         result.update({"raw_passthrough_per_s": round(raw, 1), "raw_smtp_per_s": round(smtp, 1)})
+        codes = {"": REPO} if args.before is None else {"before": args.before.resolve(),
+                                                            "": REPO}
         for path in args.paths:
-            runs = curve(bootstrap, path, sorted(rates), args.seconds, args.events, args.trace)
-            sat = float(runs["saturation"]["events_per_s"])  # type: ignore[index]
-            runs.update({"ratio_to_passthrough": round(sat / raw, 4),
-                         "ratio_to_raw_smtp": round(sat / smtp, 4)})
-            result[path] = runs
+            measured = curves(bootstrap, path, sorted(rates), args.seconds, args.events,
+                              args.trace, codes)
+            for label, runs in measured.items():
+                sat = float(runs["saturation"]["events_per_s"])  # type: ignore[index]
+                runs.update({"ratio_to_passthrough": round(sat / raw, 4),
+                             "ratio_to_raw_smtp": round(sat / smtp, 4)})
+                target = result if not label else result.setdefault("before", {})
+                target[path] = runs  # type: ignore[index]
     result["load_average_at_end"] = os.getloadavg()
     write_result(args.name, result)
     plot(result, REPO / "bench" / "results" / f"{args.name}.png")
