@@ -1,6 +1,6 @@
 """Notifier pipeline (consume -> consent check -> render -> SMTP -> ledger -> status) against
 raw aiosmtplib with as many connections to the same local SMTP server (STARTTLS, a process of
-its own), in one run. --profile prints where the notifier's time goes (pyinstrument).
+its own), in one run. --profile prints where the notifier's time goes (cProfile).
 
     .venv/bin/python bench/notifier_throughput.py [--count 2000] [--profile]
 """
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
+import pstats
 import time
 from datetime import datetime, timedelta
 
@@ -84,10 +86,8 @@ async def run(bootstrap: str, count: int, profile: bool) -> dict[str, object]:
     service, sms = await pipeline(bootstrap, server.port, server.cafile, count)  # type: ignore[misc]
     profiler = None
     if profile:
-        from pyinstrument import Profiler
-
-        profiler = Profiler(interval=0.001)
-        profiler.start()
+        profiler = cProfile.Profile()
+        profiler.enable()
     before = server.count  # the raw run's mails
     t0 = time.perf_counter()
     await service.start()
@@ -95,8 +95,10 @@ async def run(bootstrap: str, count: int, profile: bool) -> dict[str, object]:
         await asyncio.sleep(0.05)
     pipeline_s = time.perf_counter() - t0
     if profiler is not None:
-        profiler.stop()
-        print(profiler.output_text(unicode=False, color=False))
+        profiler.disable()
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(35)
+        stats.sort_stats("cumulative").print_stats(60)
     await service.stop()
     sms.stop()
     arrivals = sorted(at for to, at in server.received() if to.startswith("lead"))

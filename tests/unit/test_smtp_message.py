@@ -58,3 +58,22 @@ def test_a_line_break_in_the_recipients_name_cannot_add_a_header() -> None:
     msg = message_from_bytes(raw, policy=policy.default)
     assert msg["Bcc"] is None
     assert msg["To"].addresses[0].addr_spec == "pia@tidlig.dk"
+
+
+def test_every_part_is_base64_so_the_boundary_cannot_occur_in_one() -> None:
+    """The boundaries start with "=_", which no base64 line can: a part in another transfer
+    encoding would need the email package's own search for a boundary again."""
+    calendar = b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\n--=_x\r\nEND:VCALENDAR\r\n"
+    msg = build_message("lk@tidlig-indsats.dk", "Tidlig Indsats", "lars@example.org", "Møde",
+                        "--=_0\n=_ tekst æøå\n", "c-1:meeting:leader",
+                        MailParts(html="<p>--=_0 æøå</p>", language="da", calendar=calendar))
+    raw = msg.as_bytes()
+    parsed = message_from_bytes(raw, policy=policy.default)
+    leaves = [p for p in parsed.walk() if not p.is_multipart()]
+    assert [p.get_content_type() for p in leaves] == [
+        "text/plain", "text/html", "text/calendar", "application/ics"]
+    assert all(p["Content-Transfer-Encoding"] == "base64" for p in leaves)
+    boundaries = [p.get_boundary() for p in parsed.walk() if p.is_multipart()]
+    assert len(boundaries) == 2 and all(b.startswith("=_") for b in boundaries)
+    assert leaves[0].get_content() == "--=_0\n=_ tekst æøå\n"
+    assert leaves[2].get_content().replace("\r\n", "\n") == calendar.decode().replace("\r\n", "\n")

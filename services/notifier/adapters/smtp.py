@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
+import uuid
 from dataclasses import dataclass
 from email.header import Header
 from email.mime.application import MIMEApplication
@@ -51,7 +52,7 @@ def _with_calendar(alternative: MIMEMultipart, calendar: bytes,
     alternative.attach(part)
     attachment = MIMEApplication(calendar, "ics", name="invite.ics")
     attachment.add_header("Content-Disposition", "attachment", filename="invite.ics")
-    mixed = MIMEMultipart("mixed")
+    mixed = MIMEMultipart("mixed", boundary=_boundary())
     mixed.attach(alternative)
     mixed.attach(attachment)
     return mixed
@@ -73,7 +74,7 @@ def build_message(sender: str, sender_name: str, to: str, subject: str, body: st
     if parts.html is None and parts.calendar is None:
         msg = text
     else:
-        msg = MIMEMultipart("alternative")
+        msg = MIMEMultipart("alternative", boundary=_boundary())
         msg.attach(text)
         if parts.html is not None:
             msg.attach(MIMEText(parts.html, "html", "utf-8"))
@@ -87,6 +88,14 @@ def build_message(sender: str, sender_name: str, to: str, subject: str, body: st
     if parts.language:
         msg["Content-Language"] = _encoded(parts.language)
     return msg
+
+
+def _boundary() -> str:
+    """A multipart boundary that cannot occur in the parts: every part is base64 (UTF-8 text
+    included), and no base64 line starts with "=_". Left to itself the email package makes one
+    up and searches every part for it with a regular expression compiled for that one message:
+    a fifth of the time it takes to write a message out."""
+    return f"=_{uuid.uuid4().hex}"
 
 
 def _encoded(value: str) -> str:
@@ -139,6 +148,8 @@ class SmtpSender:
                    parts: MailParts | None = None) -> str:
         msg = build_message(self.config.sender, self.config.sender_name, to, subject, body,
                             notification_id, parts)
+        # Written out before a connection is taken: the connection is not held idle meanwhile.
+        data = msg.as_bytes()
         await self._limiter.wait()
         async with self._slots:
             smtp: aiosmtplib.SMTP | None = None
@@ -148,7 +159,7 @@ class SmtpSender:
                     smtp = candidate if candidate.is_connected else None
                 if smtp is None:
                     smtp = await self._connect()
-                await smtp.sendmail(self.config.sender, [to], msg.as_bytes())
+                await smtp.sendmail(self.config.sender, [to], data)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 codes = [r.code for r in exc.recipients]
                 _discard(smtp)
