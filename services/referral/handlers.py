@@ -27,9 +27,11 @@ from shared.events import (
     ConsentRecorded,
     CourseCancelled,
     CourseEnded,
+    CourseStarted,
     Event,
     EventDecodeError,
     Person,
+    PersonErased,
     PersonUpserted,
     ReferralSubmitted,
     ReferralWithdrawn,
@@ -103,6 +105,7 @@ class ReferralHandlers:
         # Everyone erased before this batch was read is known before any of it is decided.
         await asyncio.gather(self.people.catch_up(), self.erased.catch_up())
         upserted: dict[str, Person] = {}
+        started: list[CourseStarted] = []
         decided: dict[str, tuple[IntakeRecord, int]] = {}
         outputs: list[Record] = []
         for record in records:
@@ -115,6 +118,7 @@ class ReferralHandlers:
             outputs.extend(event_record(self.topics.for_event(e), e) for e in decision.outputs)
             upserted.update((e.person.person_id, e.person) for e in decision.outputs
                             if isinstance(e, PersonUpserted))
+            started.extend(e for e in decision.outputs if isinstance(e, CourseStarted))
             if decision.record is not None and referral_id is not None:
                 decided[referral_id] = (decision.record, record.partition)
             log.info("referral", outcome=decision.outcome, referral_id=referral_id,
@@ -123,6 +127,32 @@ class ReferralHandlers:
             await self._publish_people_first(outputs)
         with telemetry.batch_stage("state write"):
             await self.intake.put_many([(k, v, p) for k, (v, p) in decided.items()])
+        await self._undo_for_the_newly_erased(list(upserted), started)
+
+    async def _undo_for_the_newly_erased(self, upserted: list[str],
+                                         started: list[CourseStarted]) -> None:
+        """Someone erased while this batch was being decided (after its erasures were caught
+        up) may have had their details or a course written by it after the erasure's own
+        tombstone and reading of `courses`. So, once this batch's writes are acknowledged,
+        the erasures are caught up again: whoever is erased now has their details tombstoned
+        again and their new courses cancelled. An erasure this does not see was written after
+        those writes, and so were the erase command's tombstone and its reading of courses."""
+        if not upserted and not started:
+            return
+        await self.erased.catch_up()
+        now = self.clock.now()
+        gone = [pid for pid in upserted if self._is_erased(pid)]
+        cancelled = [CourseCancelled(event_id=stable_id(s.course_id, "erased", erased),
+                                     occurred_at=now, course_id=s.course_id, reason="person_erased")
+                     for s in started if s.course_id is not None
+                     for erased in (s.employee_id, s.leader_id) if self._is_erased(erased)]
+        for person_id in gone:
+            await self.producer.publish(self.topics.people,
+                                        PersonErased(occurred_at=now, person_id=person_id))
+            await self.producer.send(self.topics.people, None, person_id)
+        await self.producer.publish_all([(self.topics.courses, c) for c in cancelled])
+        if gone or cancelled:
+            log.warning("erased_during_batch", people=len(gone), courses_cancelled=len(cancelled))
 
     async def _decide(self, record: Any, decided: dict[str, tuple[IntakeRecord, int]],
                       people: Known) -> tuple[str | None, IntakeDecision] | None:

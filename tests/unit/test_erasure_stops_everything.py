@@ -125,3 +125,35 @@ def test_a_morning_digest_says_nothing_of_a_course_whose_employee_was_erased() -
         members, erased=FakeView({"p-x": True}))
     sender = DigestSender(handlers, plans, WorkingDayCalendar())  # type: ignore[arg-type]
     assert [c.course_id for c in sender._held(["c-e", "c-o"])] == ["c-o"]
+
+
+class _ErasedMidBatch(FakeView[bool]):
+    """Nobody is erased when the batch is read; the person is by the time it is written."""
+
+    def __init__(self, person_id: str) -> None:
+        super().__init__({})
+        self.person_id = person_id
+        self.catch_ups = 0
+
+    async def catch_up(self) -> None:
+        self.catch_ups += 1
+        if self.catch_ups > 1:
+            self.values[self.person_id] = True
+
+
+def test_a_person_erased_while_a_referral_naming_them_is_decided_is_tombstoned_again() -> None:
+    # The erase command's tombstone and its reading of `courses` may come before this batch's
+    # writes: the batch itself then takes back what it wrote about them.
+    named = referral("r-race")
+    employee = person_id_for(named.employee)
+    handlers, producer = _handlers(set())
+    handlers.erased = _ErasedMidBatch(employee)
+    asyncio.run(handlers.on_referrals([
+        Record(TOPICS.referrals, encode_event(named), b"r-race", 0, 0)]))
+    theirs = [s.value for s in producer.on(TOPICS.people) if s.key == employee]
+    assert b"person.upserted" in (theirs[0] or b"")  # written by the batch ...
+    assert b"person.erased" in (theirs[-2] or b"") and theirs[-1] is None  # ... then taken back
+    courses = [decode_event(s.value or b"") for s in producer.on(TOPICS.courses)]
+    assert [(type(e).__name__, e.course_id) for e in courses] == [
+        ("CourseStarted", course_id_for("r-race")), ("CourseCancelled", course_id_for("r-race"))]
+    assert courses[1].reason == "person_erased"  # type: ignore[attr-defined]
