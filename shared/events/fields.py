@@ -32,6 +32,17 @@ def no_personal_numbers(value: str) -> str:
     return value
 
 
+# An id may hold these between its digits; "01-01-90-1234" or "010190_1234" is still a CPR number.
+_ID_SEPARATORS = re.compile(r"[-_.:/]")
+
+
+def no_personal_numbers_in_id(value: str) -> str:
+    """What free text is refused, and also ten digits in a row once an id's separators are
+    taken out."""
+    no_personal_numbers(_ID_SEPARATORS.sub("", value))
+    return no_personal_numbers(value)
+
+
 def clean_text(value: str) -> str:
     """Free text is NFC-normalised, trimmed, and refuses CPR numbers, e-mail addresses and
     characters that change how it reads."""
@@ -50,6 +61,6 @@ def clean_text(value: str) -> str:
 
 Id = Annotated[str, Field(min_length=1, max_length=100, pattern=ID_PATTERN)]
 # Ids that come from outside (a referral form, a session system): they refuse CPR numbers too.
-ExternalId = Annotated[Id, AfterValidator(no_personal_numbers)]
+ExternalId = Annotated[Id, AfterValidator(no_personal_numbers_in_id)]
 LongId = Annotated[str, Field(min_length=1, max_length=200, pattern=ID_PATTERN)]
 FreeText = Annotated[str, Field(max_length=200), AfterValidator(clean_text)]

@@ -8,7 +8,7 @@ import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from shared.events.envelope import Event
-from shared.events.fields import Id, clean_text, no_personal_numbers
+from shared.events.fields import Id, clean_text, no_personal_numbers_in_id
 
 Language = Literal["da", "en"]
 Channel = Literal["email", "sms"]
@@ -39,7 +39,7 @@ def not_cpr_shaped(value: str) -> str:
     """An id travels in every event and log line; a personal number must never be one. The
     check is the one free text and intake ids get: ten digits in a row, however written."""
     try:
-        return no_personal_numbers(value)
+        return no_personal_numbers_in_id(value)
     except ValueError:
         raise ValueError("id looks like a CPR number") from None
 

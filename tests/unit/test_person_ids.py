@@ -50,7 +50,8 @@ def test_the_intake_names_people_by_ids_under_its_key() -> None:
 
 
 CPR_SHAPED_IDS = ["0101901234", "010190-1234", "p-010190-1234", "x:2512894321", "e0101901234",
-                  "p-010190.1234", "p-01.01.90-1234", "p-0101901234abcdef"]
+                  "p-010190.1234", "p-01.01.90-1234", "p-0101901234abcdef", "p-01-01-90-1234",
+                  "p-0101-90-1234", "p-010190_1234", "p-010190:1234"]
 
 
 @pytest.mark.parametrize("pid", CPR_SHAPED_IDS)
