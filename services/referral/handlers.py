@@ -16,6 +16,8 @@ from services.referral.domain.intake import (
     IntakeDecision,
     IntakeRecord,
     decide_intake,
+    names_erased,
+    refuse_as_erased,
     stable_id,
 )
 from services.referral.domain.people import Known, choose_reminders
@@ -166,13 +168,12 @@ class ReferralHandlers:
         if event is None:
             return None
         if isinstance(event, RemindersChosen):
-            if self._is_erased(event.person_id):
-                # Dropped, not dead-lettered: a dead letter would keep their name and address.
-                log.warning("reminders_refused", reason="names an erased person")
-                return None
-            return None, self._reminders_chosen(event, people, now)
+            return self._choice(event, people, now)
         assert isinstance(event, ReferralSubmitted | ReferralWithdrawn)
         if isinstance(event, ReferralSubmitted):
+            if names_erased(event, self._is_erased, self.id_key):
+                # Before the staff check, whose dead letter would keep the erased person's details.
+                return event.referral_id, refuse_as_erased(event, now)
             checked = await self._staff_checked(event, record)
             if checked is None:
                 return None
@@ -193,6 +194,14 @@ class ReferralHandlers:
                 f"intake failed: {type(exc).__name__}: {exc}",
                 (record.topic, record.partition, record.offset))
             return None
+
+    def _choice(self, event: RemindersChosen, people: Known,
+                now: datetime) -> tuple[None, IntakeDecision] | None:
+        if self._is_erased(event.person_id):
+            # Dropped, not dead-lettered: a dead letter would keep their name and address.
+            log.warning("reminders_refused", reason="names an erased person")
+            return None
+        return None, self._reminders_chosen(event, people, now)
 
     def _reminders_chosen(self, event: RemindersChosen, people: Known,
                           now: datetime) -> IntakeDecision:

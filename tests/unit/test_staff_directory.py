@@ -102,3 +102,24 @@ def test_a_staff_id_or_e_mail_given_for_the_employee_or_leader_keeps_the_directo
     resolved = resolve_staff(referral(employee=by_mail), directory)
     assert not isinstance(resolved, str)
     assert (resolved.employee.person_id, resolved.employee.phone) == ("lead-1", None)
+
+
+def test_a_referral_naming_an_erased_person_and_an_unknown_psychologist_keeps_no_dead_letter(
+    directory: StaffDirectory,
+) -> None:
+    # The dead letter of the staff check would keep the erased person's details for as long
+    # as the DLQ keeps anything; the erasure is looked at first.
+    from services.referral.domain.intake import course_id_for, person_id_for
+    from tests.fakes import FakeView
+
+    handlers, producer = _handlers()
+    handlers.staff = directory
+    late = referral("r-late", psychologist=ReferredPerson(person_id="psy-9", name="X",
+                                                          email="x@tidlig.dk"))
+    handlers.erased = FakeView({person_id_for(late.employee): True})
+    asyncio.run(handlers.on_referrals([
+        Record(TOPICS.referrals, encode_event(late), b"r-late", 0, 0)]))
+    assert producer.on(TOPICS.dlq("referrals")) == []
+    [cancelled] = producer.on(TOPICS.courses)
+    assert b"course.cancelled" in (cancelled.value or b"")
+    assert cancelled.key == course_id_for("r-late")
