@@ -86,10 +86,21 @@ def _duration(ms: int) -> str:
     return f"{hours:g} h" if hours >= 1 else f"{ms / 1000:g} s"
 
 
-def _retention(configs: dict[str, str]) -> str:
+# Compacted topics whose writer adds a record to every partition each eighth of the bound
+# (`shared.retention.roll_segments`), so their segments close whether or not anything happens.
+ROLLED = {"people": "referral", "reporting.course-facts": "reporting"}
+
+
+def _retention(configs: dict[str, str], base: str = "") -> str:
     if configs["cleanup.policy"] == "compact":
-        return (f"compacted; a replaced or tombstoned value is cleaned within "
-                f"{_duration(int(configs['max.compaction.lag.ms']))}")
+        segment, lag = int(configs["segment.ms"]), int(configs["max.compaction.lag.ms"])
+        if base in ROLLED:
+            return (f"compacted; a replaced or tombstoned value is cleaned within "
+                    f"{_duration(2 * segment + lag)} while the {ROLLED[base]} "
+                    "service runs (it closes the segments)")
+        return (f"compacted; a replaced or tombstoned value is cleaned {_duration(lag)} after "
+                f"its segment closes (at the first record {_duration(segment)} after the "
+                "segment opened)")
     if int(configs["retention.ms"]) < 0:
         return "kept for good (ids and states only: the course's lifetime record)"
     return (f"{_duration(int(configs['retention.ms']))} (segments close after "
@@ -120,7 +131,7 @@ def render(retention: RetentionSettings | None = None) -> str:
         fields = topic_fields(spec.name)
         readers, writers = readers_and_writers(spec.name)
         lines.append(f"| `{spec.name}` | {cell(fields['contact'])} | {cell(fields['health'])} "
-                     f"| {cell(fields['ids'])} | {_retention(specs[spec.name].configs())} "
+                     f"| {cell(fields['ids'])} | {_retention(specs[spec.name].configs(), spec.name)} "
                      f"| {', '.join(writers) or '–'} "
                      f"| {', '.join(readers) or '–'} |")
         if spec.has_dlq:
