@@ -45,6 +45,11 @@ class ReferralService(ServiceShell):
             get_logger("referral").warning(
                 "person_id_key_not_set",
                 detail="person ids use the development key; set LEDERKONTAKT_PERSON_ID_KEY")
+        if own.staff_file is None:
+            get_logger("referral").warning(
+                "staff_directory_not_set",
+                detail="psychologists and team leads are taken as each referral names them; "
+                       "set LEDERKONTAKT_STAFF_FILE")
         topics = self.topics
         self.intake = self.table(topics.referral_dedup, lambda r: r.model_dump_json().encode(),
                                  IntakeRecord.model_validate_json, inputs=[topics.referrals])
