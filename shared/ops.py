@@ -11,8 +11,8 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, Literal, Protocol
 
 import uvicorn
 from faststream.asgi import AsgiFastStream, AsgiResponse, get, make_ping_asgi
@@ -281,23 +281,79 @@ class OpsServer:
             self._server = self._task = None
 
 
-async def serve(app: AsgiFastStream, service: str, port: int, host: str) -> None:
+class Startable(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class ServiceApp:
+    """A service as uvicorn runs it. The lifespan starts the service in the background, so the
+    ops routes answer from the first moment (/healthz 503 while Kafka cannot be reached, see
+    ServiceShell.start), and stops it at shutdown. A start that fails for another reason than
+    an unreachable broker stops the server, and the process exits 1."""
+
+    def __init__(self, service: Startable, routes: ASGIApp) -> None:
+        self.service = service
+        self.routes = routes
+        self.failed = False
+        self.stop_server: Callable[[], None] = lambda: None
+        self._after_startup: list[Callable[[], Awaitable[None]]] = []
+
+    def after_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """A step run once the service has started."""
+        self._after_startup.append(hook)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.routes(scope, receive, send)
+            return
+        await receive()  # lifespan.startup
+        starting = asyncio.create_task(self._start())
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        await self.service.stop()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def _start(self) -> None:
+        try:
+            await self.service.start()
+            for hook in self._after_startup:
+                await hook()
+        except Exception:
+            log.exception("service_start_failed", service=self.service.name)
+            self.failed = True
+            self.stop_server()
+
+
+async def serve(app: ASGIApp, service: str, port: int, host: str) -> None:
     """Run a service: uvicorn serves its ops endpoints and, through the ASGI lifespan, starts
-    and stops the FastStream app with it (and stops on SIGINT or SIGTERM)."""
+    and stops the service with it (and stops on SIGINT or SIGTERM)."""
     sock = _bind(service, host, port, required=False)
     log.info("ops_http", service=service, host=host, port=sock.getsockname()[1])
-    await _ServiceServer(_config(app, "on")).serve(sockets=[sock])
+    server = _ServiceServer(_config(app, "on"))
+    if isinstance(app, ServiceApp):
+        app.stop_server = lambda: server.handle_exit(signal.SIGTERM, None)
+    await server.serve(sockets=[sock])
 
 
-def service_app(service: str, broker: KafkaBroker, health: Health) -> AsgiFastStream:
-    """A service's FastStream app as an ASGI app, with its ops endpoints."""
-    return AsgiFastStream(broker, asgi_routes=ops_routes(service, health, broker=broker,
-                                                         guard=token_guard()))
+def service_routes(service: str, broker: KafkaBroker, health: Health) -> AsgiFastStream:
+    """A service's ops endpoints as an ASGI app (its routes only: ServiceApp runs its lifespan)."""
+    return AsgiFastStream(asgi_routes=ops_routes(service, health, broker=broker,
+                                                 guard=token_guard()))
 
 
-def run(app: AsgiFastStream, service: str, default_port: int) -> None:
-    """`python -m services.<name>.app`: serve until SIGINT or SIGTERM."""
+def run(app: ASGIApp, service: str, default_port: int) -> None:
+    """`python -m services.<name>.app`: serve until SIGINT or SIGTERM; exit 1 if the start
+    failed for another reason than an unreachable broker."""
     asyncio.run(serve(app, service, http_port(default_port), http_host()))
+    if isinstance(app, ServiceApp) and app.failed:
+        raise SystemExit(1)
 
 
 def http_host() -> str:

@@ -21,8 +21,8 @@ async def open_reader(kafka_kwargs: dict[str, Any], *topics: str,
     `partitions`) at their beginning, or at their end. The caller stops it."""
     consumer = AIOKafkaConsumer(**kafka_kwargs, group_id=None, enable_auto_commit=False,
                                 **options)
-    await consumer.start()
     try:
+        await consumer.start()
         chosen = sorted(set(partitions)) if partitions is not None else None
         tps = [TopicPartition(topic, p) for topic in topics
                for p in (chosen if chosen is not None else await partition_numbers(consumer, topic))]

@@ -5,23 +5,52 @@ and whatever the service opens with it (views, adapters), then the broker; the t
 each partition's state as the group assigns it, before any of its input is handled. The timers
 start last, once input flows. Stop is the reverse, timers first: a timer must not fire for a
 partition that is being handed over.
+
+A broker that cannot be reached at start (down, a network that resets or drops) is waited
+out: what was opened is closed again and the start is tried anew after a growing pause, up to
+`Backoff.most` seconds, each try logged as `kafka_unreachable`. A process that exited instead
+would need a hand restart once the network heals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from faststream.asgi import AsgiFastStream
+from aiokafka.errors import KafkaError
 
 from shared.background import Background
 from shared.kafka import BatchHandler, EventProducer, consume, make_broker
-from shared.ops import service_app
+from shared.logging import get_logger
+from shared.ops import ServiceApp, service_routes
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, check_partitions, listener_for
 from shared.topics import Topics
 
 V = TypeVar("V")
+log = get_logger("service")
+
+# What an unreachable or unsteady broker raises at start; anything else (a changelog with the
+# wrong partition count, a bug) still stops the start.
+UNREACHABLE = (KafkaError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Pauses between start attempts: `first`, doubled after each failure, at most `most`."""
+
+    first: float = 0.5
+    most: float = 15.0
+
+    def pauses(self) -> Iterator[float]:
+        pause = self.first
+        while True:
+            yield pause
+            pause = min(pause * 2, self.most)
 
 
 class ServiceShell:
@@ -34,6 +63,9 @@ class ServiceShell:
         self.broker = make_broker(settings)
         self.tables: list[ChangelogTable[Any]] = []
         self._timers: list[Background] = []
+        self.backoff = Backoff()
+        self.connected = asyncio.Event()
+        self.start_attempts = 0
 
     def table(self, topic: str, encode: Callable[[V], bytes], decode: Callable[[bytes], V],
               inputs: Sequence[str] = ()) -> ChangelogTable[V]:
@@ -56,6 +88,13 @@ class ServiceShell:
 
     def health(self) -> dict[str, object]:
         raise NotImplementedError
+
+    def report(self) -> dict[str, object]:
+        """What /healthz answers: not ok (503) while Kafka has not been reached, then the
+        service's own health (ok once its state is rebuilt)."""
+        if not self.connected.is_set():
+            return {"ok": False, "kafka": "unreachable", "start_attempts": self.start_attempts}
+        return {**self.health(), "kafka": "connected"}
 
     async def open_adapters(self) -> None:
         """What a service opens after its producer and before its broker (views, senders)."""
@@ -81,21 +120,37 @@ class ServiceShell:
         await self.producer.stop()
 
     async def start(self) -> None:
-        await self.open()
-        await self.broker.start()
+        """Open, start the broker and the timers; while Kafka cannot be reached, try again."""
+        pauses = self.backoff.pauses()
+        for attempt in itertools.count(1):
+            self.start_attempts = attempt
+            try:
+                await self.open()
+                await self.broker.start()
+                break
+            except UNREACHABLE as exc:
+                pause = next(pauses)
+                log.warning("kafka_unreachable", service=self.name, attempt=attempt,
+                            retry_in_seconds=pause, error=f"{type(exc).__name__}: {exc}"[:300])
+                await self._undo_start()
+                await asyncio.sleep(pause)
+        self.connected.set()
+        log.info("kafka_connected", service=self.name, attempts=self.start_attempts)
         await self.start_timers()
+
+    async def _undo_start(self) -> None:
+        # Whatever the failed attempt opened is closed, so the next starts from nothing.
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        with contextlib.suppress(Exception):
+            await self.close()
 
     async def stop(self) -> None:
         await self.stop_timers()
         await self.broker.stop()
         await self.close()
 
-    def app(self) -> AsgiFastStream:
-        """The service as an ASGI app with its ops endpoints: uvicorn's lifespan runs the same
-        steps as start() and stop(), around FastStream's own start and stop of the broker."""
-        app = service_app(self.name, self.broker, self.health)
-        app.on_startup(self.open)
-        app.after_startup(self.start_timers)
-        app.on_shutdown(self.stop_timers)
-        app.after_shutdown(self.close)
-        return app
+    def app(self) -> ServiceApp:
+        """The service as an ASGI app with its ops endpoints, which answer from the first
+        moment; uvicorn's lifespan runs start() in the background and stop() at the end."""
+        return ServiceApp(self, service_routes(self.name, self.broker, self.report))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from faststream.asgi import AsgiFastStream
-
 from services.contact_scheduler.domain.plan import CoursePlan
 from services.contact_scheduler.domain.policy import ContactPolicy
 from services.contact_scheduler.domain.rules import ContactPlanner
@@ -13,7 +11,7 @@ from services.contact_scheduler.steps import CourseSteps
 from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock, clock_from_env
 from shared.logging import configure_logging
-from shared.ops import run
+from shared.ops import ServiceApp, run
 from shared.retention import ClosedCourseSweep
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
@@ -51,7 +49,7 @@ class SchedulerService(ServiceShell):
                 "notifications_requested": self.steps.notifications_requested}
 
 
-def create_app() -> AsgiFastStream:
+def create_app() -> ServiceApp:
     configure_logging()
     configure_tracing("contact-scheduler")
     return SchedulerService(KafkaSettings(), clock_from_env()).app()

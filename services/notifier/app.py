@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from faststream.asgi import AsgiFastStream
-
 from services.notifier.adapters.plans import plans_view
 from services.notifier.adapters.sms import GatewayApiSms
 from services.notifier.adapters.smtp import SmtpSender
@@ -20,7 +18,7 @@ from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock, clock_from_env
 from shared.events import ConsentRecorded, ConsentState, Person, PersonUpserted, decode_event
 from shared.logging import configure_logging
-from shared.ops import run
+from shared.ops import ServiceApp, run
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
 from shared.telemetry import configure_tracing
@@ -106,7 +104,7 @@ class NotifierService(ServiceShell):
             await self.handlers.sms.close()
 
 
-def create_app() -> AsgiFastStream:
+def create_app() -> ServiceApp:
     configure_logging()
     configure_tracing("notifier")
     return NotifierService(KafkaSettings(), NotifierSettings(), clock_from_env()).app()

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import cast
 
-from faststream.asgi import AsgiFastStream
-
 from services.referral.config import ReferralSettings
 from services.referral.domain.intake import IntakeRecord
 from services.referral.handlers import ReferralHandlers
 from shared.clock import Clock, SystemClock, clock_from_env
 from shared.events import ConsentRecorded, Person, PersonUpserted, decode_event, encode_event
 from shared.logging import configure_logging, get_logger
-from shared.ops import run
+from shared.ops import ServiceApp, run
 from shared.retention import ClosedCourseSweep, roll_segments
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
@@ -91,7 +89,7 @@ class ReferralService(ServiceShell):
                             self.retention.personal_segment_ms / 1000)
 
 
-def create_app() -> AsgiFastStream:
+def create_app() -> ServiceApp:
     """`faststream run --factory services.referral.app:create_app`, or `python -m` this module."""
     configure_logging()
     configure_tracing("referral")

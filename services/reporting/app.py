@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from faststream.asgi import AsgiFastStream
-
 from services.reporting.adapters.facts_view import GlobalFacts
 from services.reporting.adapters.publisher import ReportPublisher
 from services.reporting.config import ReportingSettings
@@ -14,7 +12,7 @@ from services.reporting.domain.facts import CourseFacts
 from services.reporting.handlers import ReportingHandlers
 from shared.clock import Clock, clock_from_env
 from shared.logging import configure_logging
-from shared.ops import run
+from shared.ops import ServiceApp, run
 from shared.retention import roll_segments
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
@@ -84,7 +82,7 @@ async def serve_web(service: ReportingService) -> None:
     service.web_task = asyncio.create_task(uvicorn.Server(config).serve(), name="reports-web")
 
 
-def create_app() -> AsgiFastStream:
+def create_app() -> ServiceApp:
     """`python -m services.reporting.app`."""
     configure_logging()
     configure_tracing("reporting")
