@@ -95,11 +95,16 @@ async def test_a_service_started_while_kafka_is_unreachable_answers_503_and_goes
         assert not app.failed
 
         async with _forwarding(port, kafka.bootstrap_servers):
-            await asyncio.wait_for(service.connected.wait(), 30)
+            await asyncio.wait_for(service.connected.wait(), 60)
             await producer.publish(topics.referrals, referral("r-late"))
-            [course] = await read_events(kafka, topics.courses, expect=1)
+            [course] = await read_events(kafka, topics.courses, expect=1, timeout=60)
             assert course.course_id == course_id_for("r-late")  # type: ignore[attr-defined]
-            answer = await http.get("/healthz")
+            # Healthy once both of its consumer groups have assigned it their partitions.
+            for _ in range(300):
+                answer = await http.get("/healthz")
+                if answer.status_code == 200:
+                    break
+                await asyncio.sleep(0.2)
             assert answer.status_code == 200 and answer.json()["kafka"] == "connected"
             await lifespan.shutdown()
     finally:
