@@ -307,17 +307,21 @@ BATCH_WAIT_MS = 10
 
 
 def consume(broker: KafkaBroker, *topics: str, group_id: str, listener: Any, service: str,
-            handle: BatchHandler, batch_size: int = 500) -> None:
+            handle: BatchHandler, batch_size: int = 500, fenced: bool = False) -> None:
     """The subscriber every service uses. `handle` gets up to `batch_size` records at once, and
     their offsets are committed together once it returns (a failure seeks every partition of
     the batch back for redelivery). A new group starts at the earliest offset; assignment is
     co-partitioned; the rebalance listener rebuilds state before input is processed. Each record
-    is counted for the ops metrics (consumed, lag) and traced (shared.telemetry)."""
+    is counted for the ops metrics (consumed, lag) and traced (shared.telemetry). `fenced`: a
+    batch is handled only once the group confirms this member still owns its partitions
+    (still_member), for handlers whose effects Kafka cannot take back (a message sent)."""
     from faststream.middlewares import AckPolicy
 
     async def on_batch(msg: KafkaMessage) -> None:
         for record in msg.raw_message:
             observe_consumed(service, record, msg.consumer)
+        if fenced and not await still_member(msg.consumer, msg.raw_message, service):
+            return
         with consuming(service, msg.raw_message):
             await handle(msg.raw_message)
 
@@ -328,6 +332,28 @@ def consume(broker: KafkaBroker, *topics: str, group_id: str, listener: Any, ser
         ack_policy=AckPolicy.NACK_ON_ERROR, partition_assignment_strategy=CO_PARTITIONED,
         batch=True, max_records=batch_size, batch_timeout_ms=BATCH_WAIT_MS,
         decoder=_records_undecoded)(on_batch)
+
+
+async def still_member(consumer: Any, records: Sequence[Any], service: str) -> bool:
+    """Whether the group still counts this member the owner of the records' partitions, asked
+    by committing again the offsets the batch starts at (what is already committed). A member
+    the group dropped while it could not reach the coordinator (its heartbeats lost in a
+    network fault) learns it here, instead of working through a batch that another member
+    now works through too; the records come again to whoever owns them."""
+    from aiokafka import TopicPartition
+    from aiokafka.errors import CommitFailedError, IllegalStateError
+
+    first: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        first[tp] = min(first.get(tp, record.offset), record.offset)
+    try:
+        await consumer.commit(first)
+    except (CommitFailedError, IllegalStateError) as exc:
+        log.warning("batch_left_to_group", service=service, records=len(records),
+                    error=type(exc).__name__)
+        return False
+    return True
 
 
 async def _records_undecoded(msg: Any) -> Any:

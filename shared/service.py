@@ -76,11 +76,12 @@ class ServiceShell:
         return table
 
     def subscribe(self, *topics: str, group: str, handle: BatchHandler, batch_size: int,
-                  table: ChangelogTable[Any] | None = None) -> None:
-        """A consumer group over `topics`; `table` is rebuilt on each assignment."""
+                  table: ChangelogTable[Any] | None = None, fenced: bool = False) -> None:
+        """A consumer group over `topics`; `table` is rebuilt on each assignment; `fenced`, see
+        shared.kafka.consume."""
         consume(self.broker, *topics, group_id=f"{self.settings.topic_prefix}{group}",
                 listener=listener_for(table) if table is not None else None, service=self.name,
-                handle=handle, batch_size=batch_size)
+                handle=handle, batch_size=batch_size, fenced=fenced)
 
     def timer(self, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """A loop that runs while the service does (started after the broker, stopped first)."""

@@ -57,8 +57,9 @@ class NotifierService(ServiceShell):
         self.digests: DigestSender | None = None
         self.timer(self._run_timers)
         self.timer(self._run_digests)
+        # Fenced: a member dropped from the group must not send what another member sends.
         self.subscribe(topics.notifications_requested, group=GROUP, table=self.ledger,
-                       handle=self.on_requests, batch_size=notifier.batch_size)
+                       handle=self.on_requests, batch_size=notifier.batch_size, fenced=True)
 
     async def on_requests(self, records: Sequence[Any]) -> None:
         assert self.handlers is not None, "open() makes the handlers before the broker starts"

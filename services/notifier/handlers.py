@@ -2,9 +2,16 @@
 
 Order per notification: look in the ledger (a repeat sends nothing), bring the people and
 consent views up to the topics' current end, decide, send, write the ledger, publish the status,
-and only then let the input offset be committed. The one gap left is a crash after the provider
-accepted a message and before the ledger write: the redelivered request sends it again, with
-the same Message-ID (e-mail) or reference (SMS), so the copy can be recognised downstream.
+and only then let the input offset be committed. The send and its ledger write hold the
+ledger's partition (ChangelogTable.holding): none starts once the partition was revoked, and a
+revocation waits for those under way, so the next owner's replay finds their entries. A ledger
+write that fails is tried again in place before the batch fails (and its requests come again).
+
+The gap left: a message the provider accepted whose ledger entry never got written (a crash in
+between, a revocation that stopped waiting), or whose acceptance never reached us (the
+connection lost after the message was handed over): the request is tried again and the message
+may arrive twice, with the same Message-ID (e-mail) or reference (SMS), so the copy can be
+recognised downstream.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
+
+from aiokafka.errors import KafkaError
 
 from services.notifier.adapters.provider import PermanentFailure, TemporaryFailure
 from services.notifier.config import NotifierSettings
@@ -49,7 +58,7 @@ from shared.events import (
 from shared.kafka import Publisher, decode_or_dead_letter
 from shared.logging import get_logger, redact_text
 from shared.ops import NOTIFICATIONS
-from shared.state import ChangelogTable
+from shared.state import ChangelogTable, PartitionMoved
 from shared.timers import DurableTimers, tick_forever
 from shared.topics import Topics
 
@@ -57,6 +66,8 @@ log = get_logger("notifier")
 _NS = uuid5(NAMESPACE_URL, "https://lederkontakt/notifier")
 # The shortest limit of a reason on notifications.status (suppressed, deferred).
 MAX_REASON = 200
+# Pauses between tries of a ledger write before the batch is given up (and comes again).
+LEDGER_WRITE_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 def provider_text(text: str) -> str:
@@ -174,6 +185,9 @@ class NotifierHandlers:
         self._in_flight.add(nid)
         try:
             await self._attempt(request, partition, attempts, source, own)
+        except PartitionMoved:
+            # Not committed here: the partition's next owner reads the request again.
+            log.info("notification_left_to_next_owner", notification_id=nid, partition=partition)
         finally:
             self._in_flight.discard(nid)
 
@@ -195,8 +209,17 @@ class NotifierHandlers:
                 reason=plan.reason, attempts=attempts, due_at=plan.until, request=request))
             return
         rendered = await self._rendered(request, plan, members, partition, attempts, source)
-        if rendered is not None:
-            await self._deliver(request, plan, rendered, partition, attempts, source, now)
+        if rendered is None:
+            return
+        async with self.ledger.holding(partition):
+            if self._still_due(request.notification_id, attempts):
+                await self._deliver(request, plan, rendered, partition, attempts, source, now)
+
+    def _still_due(self, notification_id: str, attempts: int) -> bool:
+        """Whether the ledger, as this member holds it now, still leaves this attempt to be
+        made: nobody settled the notification or tried it again meanwhile."""
+        entry = self.ledger.get(notification_id)
+        return entry is None or (not entry.terminal and entry.attempts == attempts)
 
     async def _decide(self, request: NotificationRequested, own: bool,
                       ) -> tuple[Suppress | Defer | Send, CourseMembers | None, datetime] | str:
@@ -269,6 +292,10 @@ class NotifierHandlers:
     async def _retry_later(self, request: NotificationRequested, partition: int,
                            channel: Channel, exc: TemporaryFailure, attempts: int, source: Any,
                            now: datetime) -> None:
+        if exc.maybe_delivered:
+            # The one way a retry may deliver twice without a crash: counted by the benches.
+            log.warning("send_outcome_unknown", notification_id=request.notification_id,
+                        channel=channel, reason=exc.reason)
         again = retry_moment(attempts, self.settings.max_attempts, now, exc.retry_after,
                              self.settings.retry_base_seconds)
         if again is None:
@@ -313,7 +340,7 @@ class NotifierHandlers:
                       sms_segments: int | None = None) -> None:
         entry = _sanitised(entry)
         with telemetry.stage("state write"):
-            await self.ledger.put(entry.notification_id, entry, partition)
+            await self._record(entry, partition)
         NOTIFICATIONS.labels(entry.state, entry.channel or "", _label(entry.reason)).inc()
         crash_point("after_ledger")
         await self._publish_status(request, entry, sms_segments)
@@ -324,13 +351,27 @@ class NotifierHandlers:
     async def _park(self, request: NotificationRequested, partition: int,
                     entry: LedgerEntry) -> None:
         entry = _sanitised(entry)
-        await self.ledger.put(entry.notification_id, entry, partition)
+        await self._record(entry, partition)
         NOTIFICATIONS.labels(entry.state, entry.channel or "", _label(entry.reason)).inc()
         assert entry.due_at is not None
         self.parked.push(entry.due_at, entry.notification_id, partition)
         await self._publish_status(request, entry)
         log.info("notification_parked", notification_id=entry.notification_id,
                  state=entry.state, until=entry.due_at.isoformat(), reason=entry.reason)
+
+    async def _record(self, entry: LedgerEntry, partition: int) -> None:
+        """Write the ledger entry, trying again in place while Kafka does not acknowledge it: a
+        message already sent and not recorded would be sent again when the batch comes back."""
+        for pause in LEDGER_WRITE_PAUSES:
+            try:
+                await self.ledger.put(entry.notification_id, entry, partition)
+                return
+            except KafkaError as exc:
+                log.warning("ledger_write_failed", notification_id=entry.notification_id,
+                            state=entry.state, retry_in_seconds=pause,
+                            error=type(exc).__name__)
+                await asyncio.sleep(pause)
+        await self.ledger.put(entry.notification_id, entry, partition)
 
     async def _publish_status(self, request: NotificationRequested, entry: LedgerEntry,
                               sms_segments: int | None = None) -> None:

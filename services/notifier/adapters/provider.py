@@ -7,12 +7,16 @@ import time
 
 
 class TemporaryFailure(Exception):
-    """Worth trying again later (4xx SMTP, time-outs, refused connections, SMS 429/5xx)."""
+    """Worth trying again later (4xx SMTP, time-outs, refused connections, SMS 429/5xx).
+    `maybe_delivered`: the whole message was handed over and the connection was lost before
+    the answer came, so the provider may have taken it: trying again may deliver it twice."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None,
+                 maybe_delivered: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.maybe_delivered = maybe_delivered
 
 
 class PermanentFailure(Exception):

@@ -19,6 +19,10 @@ class GatewayApiConfig:
     per_second: float = 0.0
 
 
+# The whole request was written and the answer did not come: the gateway may have taken it.
+_ANSWER_LOST = (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError)
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     try:
@@ -48,7 +52,8 @@ class GatewayApiSms:
             response = await self._client.post("/rest/mtsms", json=body,
                                                headers={"Authorization": auth})
         except httpx.TransportError as exc:
-            raise TemporaryFailure(f"SMS gateway unreachable: {type(exc).__name__}") from None
+            raise TemporaryFailure(f"SMS gateway unreachable: {type(exc).__name__}",
+                                   maybe_delivered=isinstance(exc, _ANSWER_LOST)) from None
         if response.status_code == 429 or response.status_code >= 500:
             raise TemporaryFailure(f"SMS gateway {response.status_code}", _retry_after(response))
         if response.status_code >= 400:

@@ -153,19 +153,23 @@ class SmtpSender:
         await self._limiter.wait()
         async with self._slots:
             smtp: aiosmtplib.SMTP | None = None
+            handed_over = False
             try:
                 while self._idle and smtp is None:
                     candidate = self._idle.pop()
                     smtp = candidate if candidate.is_connected else None
                 if smtp is None:
                     smtp = await self._connect()
-                await smtp.sendmail(self.config.sender, [to], data)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                codes = [r.code for r in exc.recipients]
+                await smtp.mail(self.config.sender)
+                await smtp.rcpt(to)
+                # From DATA on, a lost connection leaves it open whether the server took it.
+                handed_over = True
+                await smtp.data(data)
+            except aiosmtplib.SMTPRecipientRefused as exc:
                 _discard(smtp)
-                if all(400 <= c < 500 for c in codes):
-                    raise TemporaryFailure(f"recipient refused ({codes})") from None
-                raise PermanentFailure(f"recipient refused ({codes})") from None
+                if 400 <= exc.code < 500:
+                    raise TemporaryFailure(f"recipient refused ([{exc.code}])") from None
+                raise PermanentFailure(f"recipient refused ([{exc.code}])") from None
             except aiosmtplib.SMTPResponseException as exc:
                 _discard(smtp)
                 if 400 <= exc.code < 500:
@@ -173,7 +177,8 @@ class SmtpSender:
                 raise PermanentFailure(f"SMTP {exc.code} {exc.message}") from None
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 _discard(smtp)
-                raise TemporaryFailure(f"SMTP unavailable: {type(exc).__name__}") from None
+                raise TemporaryFailure(f"SMTP unavailable: {type(exc).__name__}",
+                                       maybe_delivered=handed_over) from None
             except BaseException:
                 _discard(smtp)
                 raise
