@@ -21,7 +21,10 @@ of three terms, each read from what happened (the services' logs are kept in
   tried again: one each;
 - `drain_timeouts`: a revocation waits for the sends under way on its partitions, but at most
   30 s (the notifier logs `state_drain_timed_out` with how many were still running): one each.
-A duplicate beyond their sum has a cause the README does not document, and fails the run.
+A duplicate beyond their sum fails the run. The README names one cause the gap does not bound:
+a notifier its group dropped in the middle of a batch (heartbeats lost for the 10 s session
+timeout, in a network fault or starved of CPU) goes on with the batch until a heartbeat answer
+tells it; the instance that took over may send the same message again.
 """
 
 from __future__ import annotations

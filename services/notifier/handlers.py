@@ -8,10 +8,11 @@ revocation waits for those under way, so the next owner's replay finds their ent
 write that fails is tried again in place before the batch fails (and its requests come again).
 
 The gap left: a message the provider accepted whose ledger entry never got written (a crash in
-between, a revocation that stopped waiting), or whose acceptance never reached us (the
-connection lost after the message was handed over): the request is tried again and the message
-may arrive twice, with the same Message-ID (e-mail) or reference (SMS), so the copy can be
-recognised downstream.
+between, a revocation that stopped waiting, a member its group dropped in the middle of a batch
+and that sent on until it heard), or whose acceptance never reached us (the connection lost
+after the message was handed over): the request is tried again and the message may arrive
+twice, with the same Message-ID (e-mail) or reference (SMS), so the copy can be recognised
+downstream.
 """
 
 from __future__ import annotations
