@@ -19,6 +19,7 @@ from services.referral.domain.intake import (
     names_erased,
     refuse_as_erased,
     stable_id,
+    taken_back,
 )
 from services.referral.domain.people import Known, choose_reminders
 from services.referral.domain.staff import StaffDirectory, resolve_staff
@@ -143,11 +144,7 @@ class ReferralHandlers:
             return
         await self.erased.catch_up()
         now = self.clock.now()
-        gone = [pid for pid in upserted if self._is_erased(pid)]
-        cancelled = [CourseCancelled(event_id=stable_id(s.course_id, "erased", erased),
-                                     occurred_at=now, course_id=s.course_id, reason="person_erased")
-                     for s in started if s.course_id is not None
-                     for erased in (s.employee_id, s.leader_id) if self._is_erased(erased)]
+        gone, cancelled = taken_back(upserted, started, self._is_erased, now)
         for person_id in gone:
             await self.producer.publish(self.topics.people,
                                         PersonErased(occurred_at=now, person_id=person_id))

@@ -94,6 +94,19 @@ def names_erased(referral: ReferralSubmitted, erased: Callable[[str], bool],
     return any(erased(person_id_for(p, id_key)) for p in parties if p is not None)
 
 
+def taken_back(upserted: list[str], started: list[CourseStarted],
+               erased: Callable[[str], bool], now: datetime) -> tuple[list[str], list[CourseCancelled]]:
+    """What a batch wrote about someone erased while it was being decided: the people to
+    tombstone again and the courses it opened for them, cancelled as the erase command
+    cancels them (the same event id, so the two count once)."""
+    gone = [pid for pid in upserted if erased(pid)]
+    cancelled = [CourseCancelled(event_id=stable_id(s.course_id, "erased", person_id),
+                                 occurred_at=now, course_id=s.course_id, reason="person_erased")
+                 for s in started if s.course_id is not None
+                 for person_id in (s.employee_id, s.leader_id) if erased(person_id)]
+    return gone, cancelled
+
+
 def refuse_as_erased(referral: ReferralSubmitted, now: datetime) -> IntakeDecision:
     """A refused referral opens nothing and writes no one's details; its course id is
     cancelled as an erasure would cancel it, so what others derived from the referral alone
