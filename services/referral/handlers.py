@@ -81,6 +81,17 @@ class ErasedView(Protocol):
     async def catch_up(self) -> None: ...
 
 
+def _log_kept_details(referral_id: str | None, decision: IntakeDecision) -> None:
+    """Which details a referral gave for someone on record that were not taken, by role and
+    field name only: the values are personal data, and the person's id would say whose."""
+    for role, fields in decision.kept_on_record:
+        log.warning("referral_details_not_taken", referral_id=referral_id,
+                    course_id=decision.record.course_id if decision.record else None,
+                    party=role, fields=list(fields),
+                    detail=f"the {role} is on record already: their recorded "
+                           f"{', '.join(fields)} kept; the referral's differ")
+
+
 @dataclass
 class ReferralHandlers:
     topics: Topics
@@ -126,6 +137,7 @@ class ReferralHandlers:
                 decided[referral_id] = (decision.record, record.partition)
             log.info("referral", outcome=decision.outcome, referral_id=referral_id,
                      course_id=decision.record.course_id if decision.record else None)
+            _log_kept_details(referral_id, decision)
         with telemetry.batch_stage("publish"):
             await self._publish_people_first(outputs)
         with telemetry.batch_stage("state write"):
@@ -180,7 +192,7 @@ class ReferralHandlers:
         try:
             with telemetry.stage("rules"):
                 return event.referral_id, decide_intake(known, event, now, people, self.id_key,
-                                                        self._is_erased)
+                                                        self._is_erased, self._from_directory)
         except Exception as exc:
             # A bug in the intake rules must not hold up the partition: the referral waits
             # in the DLQ, to be replayed once fixed. (Consent statements are not handled
@@ -212,6 +224,10 @@ class ReferralHandlers:
         if upsert is None:
             return IntakeDecision([], outcome="reminders_chosen_by_nobody_on_record")
         return IntakeDecision([upsert], outcome=f"reminders_chosen_{event.reminders}")
+
+    def _from_directory(self, person_id: str) -> bool:
+        """Whose details in a checked referral are the staff directory's, not the referral's."""
+        return self.staff is not None and self.staff.member(person_id) is not None
 
     def _is_erased(self, person_id: str) -> bool:
         return self.erased.get(person_id) is not None

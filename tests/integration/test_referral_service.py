@@ -204,3 +204,22 @@ async def test_a_choice_of_reminders_survives_the_next_referral_that_names_the_p
     # Named, chose each reminder on its own, named again without a word about it: kept.
     assert [p.reminders for p in pia] == [None, "each", "each"]
     assert pia[1].model_copy(update={"reminders": None}) == pia[0]
+
+
+async def test_a_later_referral_cannot_redirect_a_leader_on_record(
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer, service: ReferralService
+) -> None:
+    from shared.events import PersonUpserted, ReferredPerson
+
+    lars = ReferredPerson(person_id="l-lars", name="Lars Leader", email="lars@example.org")
+    await producer.publish(topics.referrals, referral("r-lars-1", leader=lars))
+    await read_events(kafka, topics.people, expect=3)
+    forged = lars.model_copy(update={"email": "mallory@evil.example", "phone": "+4530405060",
+                                     "preferred_channel": "sms"})
+    await producer.publish(topics.referrals, referral("r-lars-2", leader=forged))
+    people = await read_events(kafka, topics.people, expect=6)
+    assert len(await read_events(kafka, topics.courses, expect=2)) == 2
+    written = [e.person for e in people if isinstance(e, PersonUpserted)
+               and e.person.person_id == "l-lars"]
+    assert [(p.email, p.phone, p.preferred_channel) for p in written] == [
+        ("lars@example.org", None, None)] * 2

@@ -12,7 +12,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict
 
-from services.referral.domain.people import Known, keep_stated_reminders, nobody
+from services.referral.domain.people import (
+    Known,
+    keep_recorded_details,
+    keep_stated_reminders,
+    nobody,
+)
 from shared.calendar import local_date
 from shared.events import (
     CourseCancelled,
@@ -46,6 +51,9 @@ class IntakeDecision:
     outputs: list[Event] = field(default_factory=list)
     record: IntakeRecord | None = None
     outcome: str = "ignored"
+    # Per party of the referral (by role), the contact details it gave that differ from the
+    # record on `people` and were not taken: which fields, never their values.
+    kept_on_record: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def stable_id(*parts: str) -> UUID:
@@ -120,29 +128,41 @@ def refuse_as_erased(referral: ReferralSubmitted, now: datetime) -> IntakeDecisi
                           "refused_names_erased_person")
 
 
-def _person(details: ReferredPerson, at: datetime, course_id: str,
-            known: Known, id_key: bytes) -> PersonUpserted:
+def _person(details: ReferredPerson, at: datetime, course_id: str, known: Known,
+            id_key: bytes, vouched: Callable[[str], bool]) -> tuple[PersonUpserted, tuple[str, ...]]:
+    """The person's record after the referral, and the details it gave that were not taken."""
     pid = person_id_for(details, id_key)
-    person = keep_stated_reminders(
-        Person(person_id=pid, **details.model_dump(exclude={"person_id"})), known(pid))
+    stated = Person(person_id=pid, **details.model_dump(exclude={"person_id"}))
+    on_record = known(pid)
+    person, differing = stated, tuple[str, ...]()
+    if on_record is not None and not vouched(pid):
+        person, differing = keep_recorded_details(stated, on_record)
     return PersonUpserted(event_id=stable_id(course_id, "person", pid), occurred_at=at,
-                          person=person)
+                          person=keep_stated_reminders(person, on_record)), differing
 
 
-def open_course(referral: ReferralSubmitted, now: datetime,
-                known: Known = nobody, id_key: bytes = DEVELOPMENT_ID_KEY) -> IntakeDecision:
+def nobody_vouched(_: str) -> bool:
+    return False
+
+
+def open_course(referral: ReferralSubmitted, now: datetime, known: Known = nobody,
+                id_key: bytes = DEVELOPMENT_ID_KEY,
+                vouched: Callable[[str], bool] = nobody_vouched) -> IntakeDecision:
     """A new referral opens one course, records its people (`known` says who is on record
-    already) and sends the leader a receipt. The receipt needs no employee consent: the
-    leader made the referral themselves."""
+    already, `vouched` whose details come from the staff directory, not the referral) and
+    sends the leader a receipt. The receipt needs no employee consent: the leader made the
+    referral themselves."""
     course_id = course_id_for(referral.referral_id)
 
     def person_id(p: ReferredPerson) -> str:
         return person_id_for(p, id_key)
 
     correlation = referral.correlation_id
-    people = [p for p in (referral.employee, referral.leader, referral.psychologist,
-                          referral.team_lead) if p is not None]
-    outputs: list[Event] = [_person(p, now, course_id, known, id_key) for p in people]
+    parties = [(role, p) for role in ("employee", "leader", "psychologist", "team_lead")
+               if (p := getattr(referral, role)) is not None]
+    written = [(role, _person(p, now, course_id, known, id_key, vouched)) for role, p in parties]
+    outputs: list[Event] = [upsert for _, (upsert, _) in written]
+    kept = tuple((role, differing) for role, (_, differing) in written if differing)
     leader_id = person_id(referral.leader)
     psychologist_id = person_id(referral.psychologist) if referral.psychologist else None
     outputs.append(CourseStarted(
@@ -161,13 +181,15 @@ def open_course(referral: ReferralSubmitted, now: datetime,
         kind="referral_receipt", recipient_id=leader_id, recipient_role="leader",
         psychologist_id=psychologist_id, requires_consent="none",
     ))
-    return IntakeDecision(outputs, IntakeRecord(course_id=course_id, status="open"), "opened")
+    return IntakeDecision(outputs, IntakeRecord(course_id=course_id, status="open"), "opened",
+                          kept)
 
 
 def decide_intake(
     known: IntakeRecord | None, event: ReferralSubmitted | ReferralWithdrawn, now: datetime,
     people: Known = nobody, id_key: bytes = DEVELOPMENT_ID_KEY,
     erased: Callable[[str], bool] = nobody_erased,
+    vouched: Callable[[str], bool] = nobody_vouched,
 ) -> IntakeDecision:
     """A referral id opens at most one course; a withdrawal cancels it, and a withdrawal that
     comes first means a later submission of the same referral opens nothing. A referral
@@ -177,7 +199,7 @@ def decide_intake(
             return IntakeDecision(outcome="duplicate")
         if names_erased(event, erased, id_key):
             return refuse_as_erased(event, now)
-        return open_course(event, now, people, id_key)
+        return open_course(event, now, people, id_key, vouched)
     if known is None:
         return IntakeDecision(record=IntakeRecord(course_id=None, status="withdrawn"),
                               outcome="withdrawn_before_submitted")

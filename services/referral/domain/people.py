@@ -25,6 +25,23 @@ def keep_stated_reminders(person: Person, known: Person | None) -> Person:
     return person.model_copy(update={"reminders": known.reminders})
 
 
+# Who a person is and how to reach them: on a record that exists, a referral changes none of
+# it (nor the language, which every referral states, if only by its default).
+RECORDED_DETAILS = ("name", "email", "phone", "preferred_channel")
+
+
+def keep_recorded_details(stated: Person, on_record: Person) -> tuple[Person, tuple[str, ...]]:
+    """A person on record keeps their details whatever a referral says: anyone who may write
+    a referral could otherwise send a leader's or employee's messages, in every course, to
+    an address of their choosing, or rename them. Only a stated reminder preference is taken.
+    Also returns the names of the details the referral gave otherwise."""
+    differing = tuple(f for f in RECORDED_DETAILS
+                      if getattr(stated, f) is not None
+                      and getattr(stated, f) != getattr(on_record, f))
+    reminders = stated.reminders if stated.reminders is not None else on_record.reminders
+    return on_record.model_copy(update={"reminders": reminders}), differing
+
+
 def choose_reminders(event: RemindersChosen, known: Person | None,
                      now: datetime) -> PersonUpserted | None:
     """The person's record as it is, with their choice. Only a record that exists is changed:
