@@ -206,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_people(sub: Any) -> None:
     people = sub.add_parser("people", help="people and their contact details").add_subparsers(
         dest="action", required=True)
-    erase = people.add_parser("erase", help="publish the erasure (tombstone) of a person")
+    erase = people.add_parser("erase", help="publish the erasure of a person (the referral "
+                                            "service then tombstones their details)")
     erase.add_argument("person_id")
     erase.set_defaults(func=_people_erase)
     find = people.add_parser("id", help="the keyed id the intake gives a person named by "

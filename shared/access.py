@@ -23,13 +23,14 @@ class ServiceAccess:
 ACCESS: dict[str, ServiceAccess] = {
     "referral": ServiceAccess(
         principal="lederkontakt-referral",
-        # `people` is its own output, read back so a referral keeps the reminders staff chose.
-        # `erasures`: a referral naming an erased person is refused.
+        # `people` is its own output, read back so a referral keeps the reminders staff chose;
+        # it is the only writer there. `erasures`: a referral naming an erased person is
+        # refused, and an erasure tombstones the person on `people` (its own group).
         reads=("referrals", "courses", "sessions", "consents", "referral.dedup-changelog",
                "people", "erasures"),
         writes=("courses", "people", "consents", "notifications.requested",
                 "referral.dedup-changelog", "referrals.dlq", "courses.dlq", "sessions.dlq"),
-        groups=("referral", "referral-consent"),
+        groups=("referral", "referral-consent", "referral-erasure"),
     ),
     "contact-scheduler": ServiceAccess(
         principal="lederkontakt-contact-scheduler",
@@ -70,15 +71,16 @@ INTAKE = ServiceAccess(principal="lederkontakt-intake", reads=(),
                        writes=("referrals", "sessions"))
 
 # Operations (tail, dlq list/replay, people erase, ops page) and topic administration use a
-# principal of their own; the broker's super user is only for creating topics and ACLs.
+# principal of their own; the broker's super user is only for creating topics and ACLs. It
+# never writes `people`: whoever may write there can redirect every message, so an erasure
+# goes on `erasures` and the referral service writes the tombstone.
 OPERATOR = ServiceAccess(
     principal="lederkontakt-operator",
     reads=("referrals", "sessions", "courses", "people", "consents", "contact-points",
            "notifications.requested", "notifications.status", "referrals.dlq", "sessions.dlq",
            "courses.dlq", "people.dlq", "consents.dlq", "notifications.requested.dlq",
            "erasures", "contact-scheduler.state-changelog", "reports"),
-    writes=("referrals", "sessions", "courses", "people", "notifications.requested",
-            "erasures"),
+    writes=("referrals", "sessions", "courses", "notifications.requested", "erasures"),
 )
 
 

@@ -1,6 +1,6 @@
-"""`lederkontakt people erase P`: P is remembered as erased, every course P is employee or
-leader in is cancelled, and P's contact details are tombstoned, so nothing more is sent to or
-about P."""
+"""`lederkontakt people erase P`: P is remembered as erased and every course P is employee or
+leader in is cancelled, so nothing more is sent to or about P. The referral service, the only
+writer of `people`, reads the erasure and tombstones P's contact details there."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.referral.domain.intake import stable_id
-from services.referral.erase import erase_person
 from shared.clock import Clock, SystemClock
 from shared.events import CourseCancelled, CourseStarted, EventDecodeError, PersonErased, decode_event
 from shared.kafka import EventProducer, header
@@ -70,5 +69,4 @@ async def erase(settings: KafkaSettings, person_id: str, clock: Clock | None = N
             course_id=course_id, reason="person_erased")) for course_id in closing])
     finally:
         await producer.stop()
-    await erase_person(settings, person_id)
     return Erasure(person_id, closing)

@@ -20,6 +20,7 @@ from shared.views import GlobalView
 
 INTAKE_GROUP = "referral"
 CONSENT_GROUP = "referral-consent"
+ERASURE_GROUP = "referral-erasure"
 
 
 def _decode_consent(raw: bytes) -> ConsentRecorded:
@@ -64,6 +65,9 @@ class ReferralService(ServiceShell):
                        handle=self.handlers.on_referrals, batch_size=batch_size)
         self.subscribe(topics.courses, topics.sessions, group=CONSENT_GROUP, table=self.consents,
                        handle=self.handlers.on_courses_and_sessions, batch_size=batch_size)
+        # `people erase` writes only `erasures`; the tombstone on `people` is written here.
+        self.subscribe(topics.erasures, group=ERASURE_GROUP, handle=self.handlers.on_erasures,
+                       batch_size=batch_size)
         self.timer(self._roll_people)
         self.retention_sweep = ClosedCourseSweep(
             self.consents, lambda c: c.closed_at, clock or SystemClock(),

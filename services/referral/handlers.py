@@ -151,19 +151,46 @@ class ReferralHandlers:
         tombstone and reading of `courses`. So, once this batch's writes are acknowledged,
         the erasures are caught up again: whoever is erased now has their details tombstoned
         again and their new courses cancelled. An erasure this does not see was written after
-        those writes, and so were the erase command's tombstone and its reading of courses."""
+        those writes, and so were the erase command's reading of courses and the tombstone
+        this service writes when it reads the erasure."""
         if not upserted and not started:
             return
         await self.erased.catch_up()
         now = self.clock.now()
         gone, cancelled = taken_back(upserted, started, self._is_erased, now)
-        for person_id in gone:
-            await self.producer.publish(self.topics.people,
-                                        PersonErased(occurred_at=now, person_id=person_id))
-            await self.producer.send(self.topics.people, None, person_id)
+        await self._tombstone(gone)
         await self.producer.publish_all([(self.topics.courses, c) for c in cancelled])
         if gone or cancelled:
             log.warning("erased_during_batch", people=len(gone), courses_cancelled=len(cancelled))
+
+    async def on_erasures(self, records: Sequence[Any]) -> None:
+        """An erasure (written on `erasures` by `people erase`) tombstones the person on
+        `people`: this service is the only writer there, so nobody else, the operator
+        included, can redirect a person's messages by writing a record of theirs. A
+        `person.erased` goes first, so live views drop the person at once; the tombstone
+        then lets compaction remove the details. Each erasure is read once by the group;
+        a repeat (after a crash) only tombstones again."""
+        erased: list[str] = []
+        for record in records:
+            if record.value is None:
+                continue
+            try:
+                event = decode_event(record.value, (PersonErased,))
+            except EventDecodeError:
+                log.warning("erasure_unreadable", offset=record.offset)
+                continue
+            assert isinstance(event, PersonErased)
+            erased.append(event.person_id)
+        await self._tombstone(erased)
+        if erased:
+            log.info("people_erased", count=len(erased))
+
+    async def _tombstone(self, person_ids: Sequence[str]) -> None:
+        now = self.clock.now()
+        for person_id in person_ids:
+            await self.producer.publish(self.topics.people,
+                                        PersonErased(occurred_at=now, person_id=person_id))
+            await self.producer.send(self.topics.people, None, person_id)
 
     async def _decide(self, record: Any, decided: dict[str, tuple[IntakeRecord, int]],
                       people: Known) -> tuple[str | None, IntakeDecision] | None:

@@ -7,8 +7,7 @@ import pytest
 
 from services.ops.dlq import replay_checked
 from services.referral.domain.intake import person_id_for
-from services.referral.erase import erase_person
-from shared.events import encode_event
+from shared.events import PersonErased, encode_event
 from shared.kafka import EventProducer
 from shared.settings import KafkaSettings
 from shared.topics import Topics
@@ -47,7 +46,9 @@ async def test_a_dead_letter_naming_an_erased_person_is_not_replayed(
         await producer.dead_letter(topics.dlq("referrals"), encode_event(event),
                                    event.referral_id.encode(), "broken", (topics.referrals, 0, 0))
     # The referral names the employee by e-mail only; the replay derives the keyed id itself.
-    await erase_person(kafka, person_id_for(erased.employee, b"the-deployment-key"))
+    await producer.publish(topics.erasures, PersonErased(
+        occurred_at=erased.occurred_at,
+        person_id=person_id_for(erased.employee, b"the-deployment-key")))
     outcome = await replay_checked(kafka, "referrals", [])
     assert outcome.refused == [(0, "names an erased person")]
     assert outcome.replayed == [1]

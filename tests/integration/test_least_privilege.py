@@ -184,7 +184,7 @@ async def test_reporting_the_portal_and_the_operator_commands_run_under_their_pr
         async with portal.router.lifespan_context(portal):
             await _portal_path(portal.state.portal, topics, course_id)
             await wait_for(lambda: reporting.facts.get(course_id) is not None, timeout=30)
-            await _operator_commands(acls_applied, topics, course_id)
+            await _operator_commands(acls_applied, topics, course_id, referral_service)
     finally:
         for service in (reporting, referral_service):
             await service.stop()
@@ -199,7 +199,19 @@ async def _portal_path(portal: Any, topics: Topics, course_id: str) -> None:
     await wait_for(lambda: course_id in portal.view.courses, timeout=30)
 
 
-async def _operator_commands(broker: SecureBroker, topics: Topics, course_id: str) -> None:
+async def _operator_may_not_write_people(operator: KafkaSettings, topics: Topics) -> None:
+    """Whoever may write `people` can redirect every message: the operator may not."""
+    producer = EventProducer(operator.aiokafka_kwargs())
+    await producer.start()
+    try:
+        with pytest.raises(KafkaError):
+            await asyncio.wait_for(producer.send(topics.people, b"{}", "p-anyone"), 30)
+    finally:
+        await producer.stop()
+
+
+async def _operator_commands(broker: SecureBroker, topics: Topics, course_id: str,
+                             referral_service: ReferralService) -> None:
     """`tail`, `people erase` and `dlq replay` as the operator, with only the operator's ACLs."""
     operator = sasl(broker, OPERATOR.principal)
     out = io.StringIO()
@@ -220,7 +232,11 @@ async def _operator_commands(broker: SecureBroker, topics: Topics, course_id: st
             break
         await asyncio.sleep(0.5)
     employee_id = person_id_for(referral().employee)
+    await wait_for(lambda: referral_service.people.get(employee_id) is not None, timeout=30)
     assert (await erase(operator, employee_id)).person_id == employee_id
+    # The referral service, the only writer of `people`, tombstones the employee there.
+    await wait_for(lambda: referral_service.people.get(employee_id) is None, timeout=30)
+    await _operator_may_not_write_people(operator, topics)
     # The letter is read, checked against `erasures` and refused: it names the erased employee.
     outcome = await replay_checked(operator, "referrals", [], id_key=DEVELOPMENT_ID_KEY)
     assert outcome.replayed == [] and [r for _, r in outcome.refused] == [

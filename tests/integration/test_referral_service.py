@@ -133,14 +133,18 @@ async def test_a_withdrawn_referral_cancels_its_course(
 async def test_an_erased_person_is_gone_from_the_compacted_people_view(
     kafka: KafkaSettings, topics: Topics, producer: EventProducer, service: ReferralService
 ) -> None:
+    from services.ops.erasure import erase
     from services.referral.domain.intake import person_id_for
-    from services.referral.erase import erase_person
     from shared.state import ChangelogTable
+    from tests.integration.helpers import wait_for
 
     await producer.publish(topics.referrals, referral("r-x"))
     await read_events(kafka, topics.people, expect=3)
     employee_id = person_id_for(referral("r-x").employee)
-    await erase_person(kafka, employee_id)
+    await wait_for(lambda: service.people.get(employee_id) is not None, timeout=20)
+    # The erase command writes `erasures` (and cancels the course); the service tombstones.
+    await erase(kafka, employee_id)
+    await wait_for(lambda: service.people.get(employee_id) is None, timeout=20)
     view: ChangelogTable[bytes] = ChangelogTable(topics.people, kafka.aiokafka_kwargs(), producer,
                                                  encode=bytes, decode=bytes)
     await view.recover(range(6))

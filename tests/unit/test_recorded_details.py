@@ -100,3 +100,16 @@ def test_the_service_logs_which_details_it_did_not_take_without_their_values() -
     assert (line["party"], line["fields"]) == ("leader", ["email", "phone"])
     assert "mallory" not in repr(logs) and "4530405060" not in repr(logs)
     assert "l-lars" not in repr(line)
+
+
+def test_an_erasure_read_from_erasures_tombstones_the_person_on_people() -> None:
+    from shared.events import PersonErased
+
+    handlers, producer = _handlers()
+    erasure = PersonErased(occurred_at=NOW, person_id="l-lars")
+    asyncio.run(handlers.on_erasures([
+        Record(TOPICS.erasures, encode_event(erasure), b"l-lars", 0, 0),
+        Record(TOPICS.erasures, b"not an event", b"x", 0, 1)]))
+    written = producer.on(TOPICS.people)
+    assert [(r.key, r.value is None) for r in written] == [("l-lars", False), ("l-lars", True)]
+    assert isinstance(decode_event(written[0].value), PersonErased)
