@@ -68,7 +68,15 @@ def test_replaying_consents_is_refused_with_who_may_write_them(
     assert "operators may not write consents" in err and "referral" in err
 
 
-@pytest.mark.parametrize("topic", ["referrals", "sessions", "courses", "people",
+def test_replaying_people_is_refused_since_only_the_referral_service_writes_there(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEDERKONTAKT_BOOTSTRAP_SERVERS", "127.0.0.1:9")
+    assert main(["dlq", "replay", "people"]) == 2
+    assert "operators may not write people" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("topic", ["referrals", "sessions", "courses",
                                    "notifications.requested"])
 def test_every_other_topic_with_a_dlq_may_be_replayed_by_operators(topic: str) -> None:
     check_operator_may_write(topic)
