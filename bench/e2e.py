@@ -102,7 +102,9 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
            "LEDERKONTAKT_NOTIFIER_SMTP_PORT": str(smtp.port),
            "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": smtp.cafile,
            "LEDERKONTAKT_NOTIFIER_SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
-           "LEDERKONTAKT_NOTIFIER_SMS_BASE_URL": sms.url}
+           "LEDERKONTAKT_NOTIFIER_SMS_BASE_URL": sms.url,
+           # The bench's referrals name their own staff under the development key.
+           "LEDERKONTAKT_DEVELOPMENT": "1"}
     sink = OtlpSink() if trace else None
     if sink is not None:
         env.update(OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint, OTEL_BSP_SCHEDULE_DELAY="200")

@@ -256,6 +256,8 @@ def run(bootstrap: str | None = None, days: float = 3.0, quiet: bool = False,
     origin = time.time() + 8  # the services need a few seconds to join their groups
     clock = ScaledClock(START, SPEED, origin)
     env = {**os.environ, "PYTHONPATH": str(REPO),
+           # The demo's referrals name their own staff, and ids need no secret here.
+           "LEDERKONTAKT_DEVELOPMENT": "1",
            "LEDERKONTAKT_BOOTSTRAP_SERVERS": bootstrap,
            "LEDERKONTAKT_TOPIC_PREFIX": settings.topic_prefix,
            "LEDERKONTAKT_CLOCK_START": START.isoformat(),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import ssl
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,9 @@ from shared.topics import Topics, create_topics
 from tests.kafka_fixture import kafka_bootstrap_servers
 
 configure_logging(json=False)
+# The referral service refuses to start without a person-id key and a staff directory unless
+# told it runs for development; the services the tests start as processes inherit this.
+os.environ.setdefault("LEDERKONTAKT_DEVELOPMENT", "1")
 
 
 @pytest.fixture(scope="session")

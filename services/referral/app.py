@@ -97,7 +97,16 @@ def create_app() -> ServiceApp:
     """`faststream run --factory services.referral.app:create_app`, or `python -m` this module."""
     configure_logging()
     configure_tracing("referral")
-    return ReferralService(KafkaSettings(), clock=clock_from_env()).app()
+    own = ReferralSettings()
+    reason = own.refusal()
+    if reason is not None:
+        raise SystemExit(f"referral: refusing to start: {reason}")
+    try:
+        own.staff()
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"referral: refusing to start: the staff directory "
+                         f"{own.staff_file} cannot be read: {exc}") from None
+    return ReferralService(KafkaSettings(), clock=clock_from_env(), referral_settings=own).app()
 
 
 if __name__ == "__main__":

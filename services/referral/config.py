@@ -20,6 +20,26 @@ class ReferralSettings(BaseSettings):
     person_id_key: SecretStr | None = None
     # A TOML file with `email_domains` and `[[staff]]` entries (id, name, email, phone, roles).
     staff_file: Path | None = None
+    # Development and tests only: the service may start without the key (ids under a public
+    # key) and without the directory (staff taken as each referral names them).
+    development: bool = False
+
+    def refusal(self) -> str | None:
+        """Why the service must not start as configured, in an operator's words; None when
+        it may. Without the key anyone can compute a person's id from their e-mail; without
+        the directory whoever writes a referral decides who the psychologist is."""
+        missing = []
+        if self.person_id_key is None or not self.person_id_key.get_secret_value():
+            missing.append("LEDERKONTAKT_PERSON_ID_KEY is not set: person ids would use the "
+                           "public development key, so anyone could compute a person's id "
+                           "from their e-mail")
+        if self.staff_file is None:
+            missing.append("LEDERKONTAKT_STAFF_FILE is not set: psychologists and team leads "
+                           "would be whoever a referral names")
+        if not missing or self.development:
+            return None
+        return "; ".join(missing) + ". Set them (see the README, Configuration), or set " \
+            "LEDERKONTAKT_DEVELOPMENT=1 on a development machine."
 
     def staff(self) -> StaffDirectory | None:
         if self.staff_file is None:

@@ -75,6 +75,7 @@ def service_env(kafka: KafkaSettings, smtp_port: int, cafile: str, sms_url: str,
                 origin: float, start: datetime = START, speed: float = SPEED) -> dict[str, str]:
     # Unbuffered, so the log of an instance killed with -9 keeps its last lines.
     return {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
+            "LEDERKONTAKT_DEVELOPMENT": "1",  # referrals name their own staff, no id secret
             "LEDERKONTAKT_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "LEDERKONTAKT_TOPIC_PREFIX": kafka.topic_prefix, "LEDERKONTAKT_HTTP_PORT": "0",
             "LEDERKONTAKT_CLOCK_START": start.isoformat(), "LEDERKONTAKT_CLOCK_SPEED": str(speed),
