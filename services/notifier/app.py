@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from services.notifier.adapters.plans import plans_view
@@ -14,6 +15,7 @@ from services.notifier.digests import DigestSender
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.ports import SmsProvider
+from services.notifier.retention import LedgerRetention
 from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock, clock_from_env
 from shared.events import ConsentRecorded, ConsentState, Person, PersonUpserted, decode_event
@@ -22,6 +24,7 @@ from shared.ops import ServiceApp, run
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
 from shared.telemetry import configure_tracing
+from shared.topics import RetentionSettings
 
 GROUP = "notifier"
 
@@ -35,9 +38,14 @@ def _consent(raw: bytes) -> ConsentState | None:
     return cast(ConsentRecorded, decode_event(raw, (ConsentRecorded,))).state
 
 
+def _closed_at(raw: bytes) -> datetime | None:
+    return cast(ConsentRecorded, decode_event(raw, (ConsentRecorded,))).closed_at
+
+
 class NotifierService(ServiceShell):
     def __init__(self, settings: KafkaSettings, notifier: NotifierSettings, clock: Clock,
-                 sms: SmsProvider | None = None) -> None:
+                 sms: SmsProvider | None = None,
+                 retention: RetentionSettings | None = None) -> None:
         super().__init__("notifier", settings)
         topics, kwargs = self.topics, self.kafka_kwargs
         self.notifier = notifier
@@ -57,6 +65,14 @@ class NotifierService(ServiceShell):
         self.digests: DigestSender | None = None
         self.timer(self._run_timers)
         self.timer(self._run_digests)
+        # Settled ledger entries go the retention's `ended_course_days` after their course
+        # closed; the moment comes from the course's consent record.
+        self.retention = retention or RetentionSettings()
+        self.closed_courses: GlobalView[datetime] = GlobalView(topics.consents, kwargs,
+                                                               _closed_at)
+        self.ledger_retention = LedgerRetention(self.ledger, self.closed_courses, clock,
+                                                self.retention.ended_course_keep)
+        self.timer(lambda: self.ledger_retention.run(self.retention.ended_course_sweep_seconds))
         # Fenced: a member dropped from the group must not send what another member sends.
         self.subscribe(topics.notifications_requested, group=GROUP, table=self.ledger,
                        handle=self.on_requests, batch_size=notifier.batch_size, fenced=True)
@@ -78,6 +94,7 @@ class NotifierService(ServiceShell):
         await self.members.start()
         await self.erased.start()
         await self.plans.start()
+        await self.closed_courses.start()
         sms = self._sms or GatewayApiSms(self.notifier.sms())
         self.handlers = NotifierHandlers(self.topics, self.producer, self.ledger, self.people,
                                          self.consents, self.smtp, sms, self._clock, self.notifier,
@@ -100,6 +117,7 @@ class NotifierService(ServiceShell):
         await self.members.stop()
         await self.erased.stop()
         await self.plans.stop()
+        await self.closed_courses.stop()
         await self.smtp.close()
         if self.handlers is not None:
             await self.handlers.sms.close()

@@ -31,7 +31,7 @@ from services.notifier.adapters.provider import PermanentFailure, TemporaryFailu
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.delivery import Defer, Send, Suppress, plan_delivery, retry_moment
 from services.notifier.domain.ics import Address
-from services.notifier.domain.ledger import LedgerEntry
+from services.notifier.domain.ledger import LedgerEntry, for_retention
 from services.notifier.domain.membership import CourseMembers, without_erased
 from services.notifier.domain.render import (
     Rendered,
@@ -339,7 +339,7 @@ class NotifierHandlers:
 
     async def _settle(self, request: NotificationRequested, partition: int, entry: LedgerEntry,
                       sms_segments: int | None = None) -> None:
-        entry = _sanitised(entry)
+        entry = for_retention(_sanitised(entry), request, self.clock.now())
         with telemetry.stage("state write"):
             await self._record(entry, partition)
         NOTIFICATIONS.labels(entry.state, entry.channel or "", _label(entry.reason)).inc()
@@ -351,7 +351,7 @@ class NotifierHandlers:
 
     async def _park(self, request: NotificationRequested, partition: int,
                     entry: LedgerEntry) -> None:
-        entry = _sanitised(entry)
+        entry = for_retention(_sanitised(entry), request, self.clock.now())
         await self._record(entry, partition)
         NOTIFICATIONS.labels(entry.state, entry.channel or "", _label(entry.reason)).inc()
         assert entry.due_at is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import cast
 
 from services.referral.config import ReferralSettings
@@ -15,6 +16,7 @@ from shared.retention import ClosedCourseSweep, roll_segments
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
 from shared.telemetry import configure_tracing
+from shared.timers import tick_forever
 from shared.topics import SPECS, RetentionSettings
 from shared.views import GlobalView
 
@@ -25,6 +27,10 @@ ERASURE_GROUP = "referral-erasure"
 
 def _decode_consent(raw: bytes) -> ConsentRecorded:
     return cast(ConsentRecorded, decode_event(raw, (ConsentRecorded,)))
+
+
+def _closed_at(raw: bytes) -> datetime | None:
+    return _decode_consent(raw).closed_at
 
 
 def _person(raw: bytes) -> Person | None:
@@ -69,10 +75,23 @@ class ReferralService(ServiceShell):
         self.subscribe(topics.erasures, group=ERASURE_GROUP, handle=self.handlers.on_erasures,
                        batch_size=batch_size)
         self.timer(self._roll_people)
-        self.retention_sweep = ClosedCourseSweep(
-            self.consents, lambda c: c.closed_at, clock or SystemClock(),
-            self.retention.ended_course_keep, lock=self.handlers.consent_lock)
-        self.timer(lambda: self.retention_sweep.run(self.retention.ended_course_sweep_seconds))
+        self._sweep_closed_courses(clock or SystemClock())
+
+    def _sweep_closed_courses(self, clock: Clock) -> None:
+        """The consent records, and the dedup records, of courses closed longer ago than the
+        retention setting are tombstoned."""
+        keep, every = self.retention.ended_course_keep, self.retention.ended_course_sweep_seconds
+        self.retention_sweep = ClosedCourseSweep(self.consents, lambda c: c.closed_at, clock,
+                                                 keep, lock=self.handlers.consent_lock)
+        self.timer(lambda: self.retention_sweep.run(every))
+        # A dedup record's course may be in any partition of `consents`: the moment it closed
+        # comes from a whole-topic view.
+        self.closed_courses: GlobalView[datetime] = GlobalView(
+            self.topics.consents, self.kafka_kwargs, _closed_at)
+        self.dedup_sweep = ClosedCourseSweep(self.intake, lambda r: r.closed_at, clock, keep,
+                                             lock=self.handlers.intake_lock)
+        self.timer(lambda: tick_forever(self._dedup_retention, lambda: every,
+                                        "retention_sweep_failed", get_logger("referral")))
 
     def health(self) -> dict[str, object]:
         return {"ok": self.intake.ready.is_set() and self.consents.ready.is_set(),
@@ -82,10 +101,19 @@ class ReferralService(ServiceShell):
     async def open_adapters(self) -> None:
         await self.people.start()
         await self.erased.start()
+        await self.closed_courses.start()
 
     async def close_adapters(self) -> None:
         await self.people.stop()
         await self.erased.stop()
+        await self.closed_courses.stop()
+
+    async def _dedup_retention(self) -> None:
+        if not self.intake.ready.is_set():
+            return
+        await self.closed_courses.catch_up()
+        await self.handlers.stamp_closed_courses(self.closed_courses.get)
+        await self.dedup_sweep.sweep()
 
     async def _roll_people(self) -> None:
         partitions = next(s.partitions for s in SPECS if s.name == "people")

@@ -5,7 +5,7 @@ none."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -15,6 +15,7 @@ from services.referral.domain.intake import (
     DEVELOPMENT_ID_KEY,
     IntakeDecision,
     IntakeRecord,
+    closed_since,
     decide_intake,
     names_erased,
     refuse_as_erased,
@@ -105,14 +106,33 @@ class ReferralHandlers:
     staff: StaffDirectory | None = None
     erased: ErasedView = field(default_factory=NoPeopleView)
     consent_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    intake_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def on_referral(self, record: Any) -> None:
         await self.on_referrals([record])
 
     async def on_referrals(self, records: Sequence[Any]) -> None:
+        await self.intake.wait_ready()
+        # The retention pass changes the same table: never in the middle of a batch.
+        async with self.intake_lock:
+            await self._referral_batch(records)
+
+    async def stamp_closed_courses(self, course_closed_at: Callable[[str], datetime | None]) -> int:
+        """Each dedup record whose course has closed takes the moment it closed (read from the
+        course's consent record, which goes at the same retention), so the record's own
+        retention can count from it after the consent record is gone."""
+        async with self.intake_lock:
+            stamped = [(key, updated, partition) for key, record in self.intake.items()
+                       if record.course_id is not None
+                       and (partition := self.intake.partition_of(key)) is not None
+                       and (updated := closed_since(record, course_closed_at(record.course_id)))]
+            if stamped:
+                await self.intake.put_many(stamped)
+        return len(stamped)
+
+    async def _referral_batch(self, records: Sequence[Any]) -> None:
         """A batch, in order: each referral is decided against the state left by the ones before
         it; then the outputs go out, then the state, then the offsets are committed."""
-        await self.intake.wait_ready()
         # Staff re-upserted from a referral keep the reminder preference they chose on the
         # portal: `people` is read up to its end first, and this batch's own upserts count
         # before it. (A choice written while this batch is under way can still be missed.)

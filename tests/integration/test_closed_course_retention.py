@@ -80,3 +80,33 @@ async def test_a_course_ended_longer_ago_than_the_setting_loses_its_plan_and_con
     consents = await _last_values(kafka, topics.consents)
     assert plans["c-ended"] is None and consents["c-ended"] is None
     assert plans["c-live"] is not None and consents["c-live"] is not None
+
+
+async def test_the_dedup_record_of_a_referral_whose_course_ended_goes_after_the_setting(
+    kafka: KafkaSettings, topics: Topics
+) -> None:
+    from services.referral.domain.intake import course_id_for
+    from tests.samples import AT, referral
+
+    clock = ManualClock(AT + timedelta(hours=1))
+    service = ReferralService(kafka, clock=clock, retention=RETENTION)
+    await service.start()
+    ended = course_id_for("r-ret-ended")
+    try:
+        await _publish(kafka, topics, [referral("r-ret-ended"), referral("r-ret-live")])
+        await wait_for(lambda: service.intake.get("r-ret-live") is not None
+                       and service.consents.get(ended) is not None, timeout=60)
+        await _publish(kafka, topics, [CourseEnded(occurred_at=clock.at, course_id=ended,
+                                                   end_date=date(2026, 11, 26))])
+
+        def stamped() -> bool:
+            record = service.intake.get("r-ret-ended")
+            return record is not None and record.closed_at is not None
+        await wait_for(stamped, timeout=60)
+        assert service.dedup_sweep.swept == 0
+        clock.at = clock.at + timedelta(days=1, hours=1)
+        await wait_for(lambda: service.intake.get("r-ret-ended") is None, timeout=60)
+    finally:
+        await service.stop()
+    dedup = await _last_values(kafka, topics.referral_dedup)
+    assert dedup["r-ret-ended"] is None and dedup["r-ret-live"] is not None

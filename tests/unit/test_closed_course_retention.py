@@ -134,3 +134,42 @@ def test_the_scheduler_passes_over_a_tombstoned_consent_without_a_dlq_entry() ->
         ManualClock(AT)))
     asyncio.run(handlers.on_events([Record(TOPICS.consents, None, b"c-1", 0, 0)]))
     assert producer.sent == []
+
+
+def test_a_withdrawn_referrals_dedup_record_is_dated_at_the_withdrawal() -> None:
+    from services.referral.domain.intake import decide_intake
+    from shared.events import ReferralWithdrawn
+    from tests.samples import referral
+
+    withdrawn = ReferralWithdrawn(occurred_at=AT, referral_id="r-1")
+    first = decide_intake(None, withdrawn, AT).record
+    assert first is not None and first.closed_at == AT
+    opened = decide_intake(None, referral("r-1"), AT).record
+    assert opened is not None and opened.closed_at is None
+    later = AT + timedelta(days=2)
+    cancelled = decide_intake(opened, withdrawn, later).record
+    assert cancelled is not None and cancelled.closed_at == later
+
+
+def test_a_dedup_record_takes_its_courses_closing_moment_and_goes_after_the_setting() -> None:
+    producer = FakeProducer()
+    clock = ManualClock(AT)
+    handlers = _referral_handlers(producer, clock)
+    handlers.intake.remember([
+        ("r-ended", IntakeRecord(course_id="c-ended", status="open"), 2),
+        ("r-live", IntakeRecord(course_id="c-live", status="open"), 1)])
+    closed = {"c-ended": AT}
+    assert asyncio.run(handlers.stamp_closed_courses(closed.get)) == 1
+    ended = handlers.intake.get("r-ended")
+    assert ended is not None and ended.closed_at == AT
+    [stamp] = producer.on("dedup")
+    assert (stamp.key, stamp.partition) == ("r-ended", 2)
+    # Stamped once: the consent record may go first, the stamp stays.
+    assert asyncio.run(handlers.stamp_closed_courses({}.get)) == 0
+    sweep = ClosedCourseSweep(handlers.intake, lambda r: r.closed_at, clock, KEEP,
+                              lock=handlers.intake_lock)
+    assert asyncio.run(sweep.sweep()) == 0
+    clock.at = AT + KEEP + timedelta(minutes=1)
+    assert asyncio.run(sweep.sweep()) == 1
+    assert producer.on("dedup")[-1].value is None and handlers.intake.get("r-ended") is None
+    assert handlers.intake.get("r-live") is not None

@@ -26,10 +26,36 @@ class LedgerEntry(BaseModel):
     due_at: datetime | None = None
     # Kept only while the notification waits (quiet hours, retry), so it can be sent later.
     request: NotificationRequested | None = None
+    # The course the notification was about (none for a digest), and from when the entry's
+    # retention counts: the moment its course closed, or a digest's settling.
+    course_id: str | None = None
+    closed_at: datetime | None = None
 
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL
+
+
+def for_retention(entry: LedgerEntry, request: NotificationRequested,
+                  now: datetime) -> LedgerEntry:
+    """The entry with what its retention needs: the request's course, or for a settled request
+    of no course (a digest) the moment it settled."""
+    closed_at = now if request.course_id is None and entry.terminal else None
+    return entry.model_copy(update={"course_id": request.course_id, "closed_at": closed_at})
+
+
+def closed_since(entry: LedgerEntry, course_closed_at: datetime | None) -> LedgerEntry | None:
+    """A settled entry stamped with the moment its course closed, once that is known, so its
+    retention counts from then; None when there is nothing to stamp. An entry still waiting
+    is left alone: it settles (suppressed, its course being closed) and is stamped then."""
+    if not entry.terminal or entry.closed_at is not None or course_closed_at is None:
+        return None
+    return entry.model_copy(update={"closed_at": course_closed_at})
+
+
+def expires_from(entry: LedgerEntry) -> datetime | None:
+    """Only a settled entry goes: a waiting one holds a request still to be sent."""
+    return entry.closed_at if entry.terminal else None
 
 
 def retry_delay(attempt: int, retry_after: float | None, base: float = 2.0, cap: float = 300.0,

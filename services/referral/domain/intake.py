@@ -44,6 +44,9 @@ class IntakeRecord(BaseModel):
 
     course_id: str | None
     status: Literal["open", "withdrawn"]
+    # When the course ended or was cancelled (or the referral was withdrawn before it came):
+    # the record is tombstoned the retention's `ended_course_days` later.
+    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,8 @@ def refuse_as_erased(referral: ReferralSubmitted, now: datetime) -> IntakeDecisi
     cancelled = CourseCancelled(
         event_id=stable_id(course_id, "refused", "erased"), occurred_at=now, course_id=course_id,
         correlation_id=referral.correlation_id, reason="person_erased")
-    return IntakeDecision([cancelled], IntakeRecord(course_id=course_id, status="withdrawn"),
+    return IntakeDecision([cancelled], IntakeRecord(course_id=course_id, status="withdrawn",
+                                                    closed_at=now),
                           "refused_names_erased_person")
 
 
@@ -139,6 +143,15 @@ def _person(details: ReferredPerson, at: datetime, course_id: str, known: Known,
         person, differing = keep_recorded_details(stated, on_record)
     return PersonUpserted(event_id=stable_id(course_id, "person", pid), occurred_at=at,
                           person=keep_stated_reminders(person, on_record)), differing
+
+
+def closed_since(record: IntakeRecord, course_closed_at: datetime | None) -> IntakeRecord | None:
+    """The record stamped with the moment its course closed, once that is known (from the
+    course's consent record), so its retention counts from then; None when there is nothing
+    to stamp (not closed yet, or stamped already)."""
+    if record.closed_at is not None or course_closed_at is None:
+        return None
+    return record.model_copy(update={"closed_at": course_closed_at})
 
 
 def nobody_vouched(_: str) -> bool:
@@ -201,7 +214,8 @@ def decide_intake(
             return refuse_as_erased(event, now)
         return open_course(event, now, people, id_key, vouched)
     if known is None:
-        return IntakeDecision(record=IntakeRecord(course_id=None, status="withdrawn"),
+        return IntakeDecision(record=IntakeRecord(course_id=None, status="withdrawn",
+                                                  closed_at=now),
                               outcome="withdrawn_before_submitted")
     if known.status == "withdrawn" or known.course_id is None:
         return IntakeDecision(outcome="duplicate")
@@ -210,5 +224,5 @@ def decide_intake(
         course_id=known.course_id, correlation_id=event.correlation_id,
         reason="referral_withdrawn",
     )
-    return IntakeDecision([cancelled],
-                          IntakeRecord(course_id=known.course_id, status="withdrawn"), "cancelled")
+    return IntakeDecision([cancelled], IntakeRecord(course_id=known.course_id, status="withdrawn",
+                                                    closed_at=now), "cancelled")
