@@ -211,6 +211,7 @@ def service_groups(topics: Topics) -> dict[str, tuple[str, ...]]:
     """The consumer groups of the services the fleet runs, each with the topics it consumes."""
     return {f"{topics.prefix}{referral_app.INTAKE_GROUP}": (topics.referrals,),
             f"{topics.prefix}{referral_app.CONSENT_GROUP}": (topics.courses, topics.sessions),
+            f"{topics.prefix}{referral_app.ERASURE_GROUP}": (topics.erasures,),
             f"{topics.prefix}{scheduler_app.GROUP}": (topics.courses, topics.sessions,
                                                       topics.consents),
             f"{topics.prefix}{notifier_app.GROUP}": (topics.notifications_requested,)}
