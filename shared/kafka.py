@@ -341,16 +341,23 @@ async def still_member(consumer: Any, records: Sequence[Any], service: str) -> b
     network fault) learns it here, instead of working through a batch that another member
     now works through too; the records come again to whoever owns them."""
     from aiokafka import TopicPartition
-    from aiokafka.errors import CommitFailedError, IllegalStateError
 
     first: dict[TopicPartition, int] = {}
     for record in records:
         tp = TopicPartition(record.topic, record.partition)
         first[tp] = min(first.get(tp, record.offset), record.offset)
+    return await still_member_at(consumer, first, service, len(records))
+
+
+async def still_member_at(consumer: Any, offsets: dict[Any, int], service: str,
+                          records: int) -> bool:
+    """still_member, asked by committing `offsets` (which must be safe to commit)."""
+    from aiokafka.errors import CommitFailedError, IllegalStateError
+
     try:
-        await consumer.commit(first)
+        await consumer.commit(offsets)
     except (CommitFailedError, IllegalStateError) as exc:
-        log.warning("batch_left_to_group", service=service, records=len(records),
+        log.warning("batch_left_to_group", service=service, records=records,
                     error=type(exc).__name__)
         return False
     return True

@@ -27,6 +27,7 @@ from shared.background import Background
 from shared.kafka import BatchHandler, EventProducer, consume, make_broker
 from shared.logging import get_logger
 from shared.ops import ServiceApp, service_routes
+from shared.pipeline import Pipeline, RecordHandler, consume_pipelined
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, check_partitions, listener_for
 from shared.topics import Topics
@@ -63,6 +64,7 @@ class ServiceShell:
         self.broker = make_broker(settings)
         self.tables: list[ChangelogTable[Any]] = []
         self._timers: list[Background] = []
+        self._pipelines: list[Pipeline] = []
         self.backoff = Backoff()
         self.connected = asyncio.Event()
         self.start_attempts = 0
@@ -82,6 +84,18 @@ class ServiceShell:
         consume(self.broker, *topics, group_id=f"{self.settings.topic_prefix}{group}",
                 listener=listener_for(table) if table is not None else None, service=self.name,
                 handle=handle, batch_size=batch_size, fenced=fenced)
+
+    def subscribe_pipelined(self, topic: str, *, group: str, handle: RecordHandler, limit: int,
+                            batch_size: int, table: ChangelogTable[Any] | None = None,
+                            fenced: bool = False) -> None:
+        """A consumer group over `topic` whose records are worked on one by one, up to `limit`
+        at once, with commits per partition (shared.pipeline)."""
+        pipeline = Pipeline(self.name, handle, limit)
+        self._pipelines.append(pipeline)
+        consume_pipelined(self.broker, topic, group_id=f"{self.settings.topic_prefix}{group}",
+                          pipeline=pipeline,
+                          listener=listener_for(table) if table is not None else None,
+                          batch_size=batch_size, fenced=fenced)
 
     def timer(self, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """A loop that runs while the service does (started after the broker, stopped first)."""
@@ -148,6 +162,8 @@ class ServiceShell:
 
     async def stop(self) -> None:
         await self.stop_timers()
+        for pipeline in self._pipelines:
+            await pipeline.close()  # while the consumer can still commit
         await self.broker.stop()
         await self.close()
 

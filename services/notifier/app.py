@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -73,13 +72,16 @@ class NotifierService(ServiceShell):
         self.ledger_retention = LedgerRetention(self.ledger, self.closed_courses, clock,
                                                 self.retention.ended_course_keep)
         self.timer(lambda: self.ledger_retention.run(self.retention.ended_course_sweep_seconds))
-        # Fenced: a member dropped from the group must not send what another member sends.
-        self.subscribe(topics.notifications_requested, group=GROUP, table=self.ledger,
-                       handle=self.on_requests, batch_size=notifier.batch_size, fenced=True)
+        # Request by request, up to `concurrency` at once, the next poll taken up while earlier
+        # sends finish (a batch would wait for its slowest send). Fenced: a member dropped from
+        # the group must not send what another member sends.
+        self.subscribe_pipelined(topics.notifications_requested, group=GROUP, table=self.ledger,
+                                 handle=self.on_record, limit=notifier.concurrency,
+                                 batch_size=notifier.batch_size, fenced=True)
 
-    async def on_requests(self, records: Sequence[Any]) -> None:
+    async def on_record(self, record: Any) -> None:
         assert self.handlers is not None, "open() makes the handlers before the broker starts"
-        await self.handlers.on_requests(records)
+        await self.handlers.on_record(record)
 
     def health(self) -> dict[str, object]:
         return {"ok": self.ledger.ready.is_set(), "partitions": sorted(self.ledger.owned),

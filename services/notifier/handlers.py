@@ -118,6 +118,8 @@ class NotifierHandlers:
     # Parked notifications (quiet hours, retries), by the moment of their next try.
     parked: DurableTimers[LedgerEntry] = field(init=False)
     _in_flight: set[str] = field(default_factory=set)
+    # The request being worked on per notification id (a later one waits for it).
+    _working: dict[str, asyncio.Future[None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.parked = DurableTimers(self.ledger, _next_try)
@@ -129,38 +131,44 @@ class NotifierHandlers:
         await self.on_requests([record])
 
     async def on_requests(self, records: Sequence[Any]) -> None:
-        """A batch of requests, committed together once this returns. Distinct notifications
-        are worked on at once, up to `concurrency`; a notification requested twice in one batch
-        is looked at again only after the first is settled. Whatever fails, everything already
-        started is finished before the error is raised and the batch redelivered (the ledger
-        then answers for what was done)."""
-        await self.ledger.wait_ready()
-        rounds: list[list[tuple[NotificationRequested, Any]]] = []
-        seen: dict[str, int] = {}
-        for record in records:
-            event = await decode_or_dead_letter(self.producer, record,
-                                                self.topics.dlq("notifications.requested"),
-                                                events_on("notifications.requested"),
-                                                now=self.clock.now())
-            if not isinstance(event, NotificationRequested):
-                continue
-            n = seen[event.notification_id] = seen.get(event.notification_id, -1) + 1
-            if n == len(rounds):
-                rounds.append([])
-            rounds[n].append((event, record))
+        """A batch of requests, worked on as on_record does, up to `concurrency` at once.
+        Whatever fails, everything already started is finished before the error is raised and
+        the batch redelivered (the ledger then answers for what was done)."""
         slots = asyncio.Semaphore(max(1, self.settings.concurrency))
 
-        async def one(event: NotificationRequested, record: Any) -> None:
+        async def one(record: Any) -> None:
             async with slots:
-                telemetry.handling(record)  # this task's own record, for its trace
-                await self._on_event(event, record)
+                await self.on_record(record)
 
-        for requests in rounds:
-            results = await asyncio.gather(*(one(e, r) for e, r in requests),
-                                           return_exceptions=True)
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result
+        results = await asyncio.gather(*(one(r) for r in records), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def on_record(self, record: Any) -> None:
+        """One request. Distinct notifications are worked on at once; a notification requested
+        again while its earlier request is still worked on is looked at only once that one is
+        settled (the ledger then says what was done)."""
+        await self.ledger.wait_ready()
+        event = await decode_or_dead_letter(self.producer, record,
+                                            self.topics.dlq("notifications.requested"),
+                                            events_on("notifications.requested"),
+                                            now=self.clock.now())
+        if not isinstance(event, NotificationRequested):
+            return
+        nid = event.notification_id
+        earlier = self._working.get(nid)
+        mine = asyncio.get_running_loop().create_future()
+        self._working[nid] = mine
+        try:
+            if earlier is not None:
+                await earlier
+            telemetry.handling(record)  # this task's own record, for its trace
+            await self._on_event(event, record)
+        finally:
+            mine.set_result(None)
+            if self._working.get(nid) is mine:
+                del self._working[nid]
 
     async def _on_event(self, event: NotificationRequested, record: Any) -> None:
         # A rebalance may come while this batch waits for a free slot: the ledger's partitions
