@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +43,10 @@ RecordHandler = Callable[[Any], Awaitable[None]]
 CLOSE_WAIT_SECONDS = 30.0
 # Commits are gathered over this long (one round trip to the group's coordinator for many
 # records); a crash redoes at most what finished meanwhile, as it redoes what is in flight.
-COMMIT_PAUSE_SECONDS = 0.1
+COMMIT_PAUSE_SECONDS = 0.5
+# A fenced pipeline asks the group again before admitting a poll unless a commit succeeded
+# within this long (a commit that succeeds is the group's word that this member owns them).
+FENCE_FRESH_SECONDS = 0.25
 
 
 @dataclass
@@ -81,6 +85,7 @@ class Pipeline:
         self._commit_wanted = asyncio.Event()
         self._committer: asyncio.Task[None] | None = None
         self._closing = False
+        self._confirmed_at = -1e9  # monotonic time of the last commit the group took
 
     # The consumer side -------------------------------------------------------------------
 
@@ -109,6 +114,12 @@ class Pipeline:
             task = asyncio.create_task(self._run(tp, part.epoch, record))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def confirmed_lately(self) -> bool:
+        return time.monotonic() - self._confirmed_at < FENCE_FRESH_SECONDS
+
+    def confirmed(self) -> None:
+        self._confirmed_at = time.monotonic()
 
     def points(self, records: Sequence[Any]) -> dict[TopicPartition, int]:
         """What is safe to commit for the partitions of `records` (before they are admitted)."""
@@ -177,6 +188,7 @@ class Pipeline:
             return
         try:
             await self._consumer.commit(offsets)
+            self._confirmed_at = time.monotonic()
         except (CommitFailedError, IllegalStateError, KafkaError) as exc:
             # Not a member any more, or the coordinator away: the records come again to whoever
             # owns them, and the handler's state answers for what was done.
@@ -233,17 +245,21 @@ def consume_pipelined(broker: Any, topic: str, *, group_id: str, pipeline: Pipel
                       listener: ConsumerRebalanceListener | None, batch_size: int,
                       fenced: bool = False) -> None:
     """Like shared.kafka.consume, with the records handed to `pipeline` one by one. `fenced`:
-    before a poll's records are admitted, the group must confirm this member still owns their
-    partitions (by committing again what is safe to commit, shared.kafka.still_member)."""
+    before a poll's records are admitted, the group must have confirmed within
+    FENCE_FRESH_SECONDS that this member still owns its partitions (a commit of what is safe to
+    commit, shared.kafka.still_member_at); a commit per poll would be one per record at light
+    load, and the coordinator writes each."""
     from faststream.middlewares import AckPolicy
 
     async def on_batch(msg: KafkaMessage) -> None:
         records = msg.raw_message
         for record in records:
             observe_consumed(pipeline.service, record, msg.consumer)
-        if fenced and not await still_member_at(msg.consumer, pipeline.points(records),
-                                                pipeline.service, len(records)):
-            return
+        if fenced and not pipeline.confirmed_lately():
+            if not await still_member_at(msg.consumer, pipeline.points(records),
+                                         pipeline.service, len(records)):
+                return
+            pipeline.confirmed()
         await pipeline.take(msg.consumer, records)
 
     on_batch.__name__ = on_batch.__qualname__ = getattr(pipeline._handle, "__name__", "on_record")

@@ -58,7 +58,9 @@ class GlobalView(Generic[V]):
         return list(self._values.values())
 
     async def start(self) -> None:
-        consumer = await open_reader(self._kafka_kwargs, *self.topics, fetch_max_wait_ms=50)
+        # The broker answers a tailing fetch as soon as a record arrives, so a long wait costs no
+        # latency; a short one costs fetches (and broker CPU) while nothing happens.
+        consumer = await open_reader(self._kafka_kwargs, *self.topics, fetch_max_wait_ms=500)
         self._consumer = consumer
         self._tps = sorted(consumer.assignment())
         self._offsets = AIOKafkaConsumer(**self._kafka_kwargs, group_id=None,

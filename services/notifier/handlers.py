@@ -5,10 +5,10 @@ consent views up to the topics' current end, decide, send, write the ledger, pub
 and only then let the input offset be committed. The send and its ledger write hold the
 ledger's partition (ChangelogTable.holding): none starts once the partition was revoked, and a
 revocation waits for those under way, so the next owner's replay finds their entries. A ledger
-write that fails is tried again in place before the batch fails (and its requests come again).
+write that fails is tried again in place before the request fails (and comes again).
 
 The gap left: a message the provider accepted whose ledger entry never got written (a crash in
-between, a revocation that stopped waiting, a member its group dropped in the middle of a batch
+between, a revocation that stopped waiting, a member its group dropped while it worked on requests
 and that sent on until it heard), or whose acceptance never reached us (the connection lost
 after the message was handed over): the request is tried again and the message may arrive
 twice, with the same Message-ID (e-mail) or reference (SMS), so the copy can be recognised
@@ -67,7 +67,7 @@ log = get_logger("notifier")
 _NS = uuid5(NAMESPACE_URL, "https://lederkontakt/notifier")
 # The shortest limit of a reason on notifications.status (suppressed, deferred).
 MAX_REASON = 200
-# Pauses between tries of a ledger write before the batch is given up (and comes again).
+# Pauses between tries of a ledger write before the request is given up (and comes again).
 LEDGER_WRITE_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
@@ -171,7 +171,7 @@ class NotifierHandlers:
                 del self._working[nid]
 
     async def _on_event(self, event: NotificationRequested, record: Any) -> None:
-        # A rebalance may come while this batch waits for a free slot: the ledger's partitions
+        # A rebalance may come while this request waits for a free slot: the ledger's partitions
         # are then being replayed, and a missing entry would mean a second send.
         await self.ledger.wait_ready()
         entry = self.ledger.get(event.notification_id)
@@ -370,7 +370,7 @@ class NotifierHandlers:
 
     async def _record(self, entry: LedgerEntry, partition: int) -> None:
         """Write the ledger entry, trying again in place while Kafka does not acknowledge it: a
-        message already sent and not recorded would be sent again when the batch comes back."""
+        message already sent and not recorded would be sent again when the request comes back."""
         for pause in LEDGER_WRITE_PAUSES:
             try:
                 await self.ledger.put(entry.notification_id, entry, partition)
