@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -233,3 +234,39 @@ async def test_a_forged_staff_message_to_a_leader_is_suppressed_not_in_role(
     assert "RecursionError" in dict(dead.headers)["dlq.reason"].decode()
     assert [s.notification_id for s in settled] == ["forged-1", "c-1:after-poison"]  # type: ignore[attr-defined]
     assert [m.subject for m in sink.mails] == ["Vi har modtaget din tilmelding"]
+
+
+class HeldSms:
+    """An SMS provider that takes a message and answers only once the test lets it."""
+
+    def __init__(self) -> None:
+        self.taken = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    async def send(self, msisdn: str, text: str, reference: str) -> str:
+        self.taken.set()
+        await self.answer.wait()
+        return f"sms-{reference}"
+
+    async def close(self) -> None:
+        self.answer.set()
+
+
+async def test_a_send_that_hangs_does_not_hold_up_the_requests_behind_it(
+    kafka: KafkaSettings, topics: Topics, producer: EventProducer, smtp: tuple[MailSink, int],
+    notifier_settings: NotifierSettings,
+) -> None:
+    sink, held = smtp[0], HeldSms()
+    await seed(producer, topics)
+    service = NotifierService(kafka, notifier_settings, ManualClock(NOON), sms=held)
+    await service.start()
+    await producer.publish(topics.notifications_requested,
+                           leader_request("c-2:sms", recipient="lead-2", course_id="c-2"))
+    await asyncio.wait_for(held.taken.wait(), 20)
+    # The SMS provider has not answered; a mail requested after it goes out all the same.
+    await producer.publish(topics.notifications_requested, leader_request())
+    await wait_for(lambda: len(sink.mails) == 1)
+    assert not held.answer.is_set()
+    held.answer.set()
+    assert sorted(await statuses(kafka, topics, expect=2)) == ["sent", "sent"]
+    await service.stop()
