@@ -110,6 +110,10 @@ class SmtpServerProcess:
         self.port, self.cafile = self._out.get(timeout=60)
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    @property
     def count(self) -> int:
         """Mails accepted so far (updated every 50 ms)."""
         return int(self._count.value)

@@ -115,6 +115,10 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
                               stdout=subprocess.DEVNULL,
                               stderr=(logs / f"e2e-{path}-{m}.log").open("w"))
              for m in services]
+    # Besides the services, what else on this machine works for each event: the broker, the
+    # SMTP server and this program (it offers the events and reads the mails back).
+    measured = [*services, "broker", "smtp_server", "bench"]
+    pids: list[int | None] = [*(p.pid for p in procs), _broker_pid(), smtp.pid, os.getpid()]
     try:
         await _warm_up(settings, topics)
         if path == "sessions":
@@ -123,20 +127,20 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
             await _consent_to_leader_contact(settings, topics, courses)
             await _settled(smtp, courses)
             offered_from, before = time.time(), smtp.count
-            cpu_from = _cpu_seconds(procs)
+            cpu_from, busy_from = _cpu_seconds(pids), _machine_busy()
             sent_at = await _offer_sessions(settings, topics, courses, rate)
             # Three-party news to three people, and the psychologist's first reminder of the
             # new meeting point (its 08:30 has passed, so it fires at once): 4 mails a course.
             expected = before + 4 * courses
         else:
             offered_from = time.time()
-            cpu_from = _cpu_seconds(procs)
+            cpu_from, busy_from = _cpu_seconds(pids), _machine_busy()
             sent_at = await _offer(settings, topics, count, rate)
             expected = count + 1
         deadline = time.time() + 900
         while smtp.count < expected and time.time() < deadline:
             await asyncio.sleep(0.1)
-        cpu_to = _cpu_seconds(procs)
+        cpu_to, busy_to = _cpu_seconds(pids), _machine_busy()
     finally:
         for p in procs:
             p.terminate()
@@ -155,20 +159,45 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
         # CPU time each service process used per measured event: unlike the latencies, it does
         # not grow when other programs take the machine's cores.
         "cpu_ms_per_event": {m: round(1000 * (cpu_to[i] - cpu_from[i]) / events, 3)
-                             for i, m in enumerate(services)}}
+                             for i, m in enumerate(measured)},
+        # How much of the machine's cores were busy during the point (all programs, ours and
+        # others'): near 1.0 every record queues for a core, whatever the code does.
+        "machine_busy_share": round((busy_to[0] - busy_from[0])
+                                    / max(1, busy_to[1] - busy_from[1]), 3)}
     if sink is not None:
         result["hops"] = hops(spans, offered_from, topics.prefix)
     return result
 
 
-def _cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> list[float]:
-    """User + system CPU seconds of each process so far (/proc/<pid>/stat)."""
+def _cpu_seconds(pids: list[int | None]) -> list[float]:
+    """User + system CPU seconds of each process so far (/proc/<pid>/stat; 0 for one that is
+    not known)."""
     ticks = os.sysconf("SC_CLK_TCK")
     out = []
-    for p in procs:
-        fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, TypeError):
+            out.append(0.0)
+            continue
         out.append((int(fields[11]) + int(fields[12])) / ticks)
     return out
+
+
+def _broker_pid() -> int | None:
+    """The local broker the bench uses, when it started one (not an external one)."""
+    from devtools import kafka_broker
+    from tests.kafka_fixture import TEST_BROKER_PORT, kafka_home
+
+    return kafka_broker.running_pid(kafka_broker.BrokerHome(
+        root=kafka_home(), host="127.0.0.1", port=TEST_BROKER_PORT))
+
+
+def _machine_busy() -> tuple[int, int]:
+    """Busy and total jiffies of all cores so far (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
 
 
 async def _settled(smtp: SmtpServerProcess, at_least: int) -> None:
@@ -285,7 +314,8 @@ def _summary(points: list[dict[str, object]]) -> dict[str, object]:
 
 def _print_point(path: str, offered: str, point: dict[str, object]) -> None:
     print(f"{path:16} offered {offered:>10}: {point['events_per_s']:>7}/s  p50 {point['p50_s']:.3f} s"
-          f"  p99 {point['p99_s']:.3f} s  CPU ms/event {point.get('cpu_ms_per_event')}",
+          f"  p99 {point['p99_s']:.3f} s  cores busy {point.get('machine_busy_share')}"
+          f"  CPU ms/event {point.get('cpu_ms_per_event')}",
           file=sys.stderr, flush=True)
     hops = point.get("hops")
     if isinstance(hops, dict):
