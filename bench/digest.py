@@ -45,7 +45,7 @@ from shared.events import (
     ConsentRecorded,
     ConsentState,
     ConsentStatement,
-    CourseStarted,
+    CourseMembers,
     Person,
     PersonUpserted,
     encode_event,
@@ -76,8 +76,7 @@ def plan(i: int, psychologists: int) -> CoursePlan:
 
 
 async def seed(producer: EventProducer, topics: Topics, courses: int, psychologists: int) -> None:
-    await producer.learn_partitions(topics.scheduler_state, topics.consents, topics.people,
-                                    topics.courses)
+    await producer.learn_partitions(topics.scheduler_state, topics.consents, topics.people)
     people = [event_record(topics.people, PersonUpserted(occurred_at=BEFORE, person=Person(
         person_id=f"psy-{p}", name=f"Psykolog {p}", email=f"psy{p}@tidlig.dk",
         reminders="digest")))
@@ -89,14 +88,11 @@ async def seed(producer: EventProducer, topics: Topics, courses: int, psychologi
         blocked = course.points["start_call"].state == "blocked_no_consent"
         key = course.course_id.encode()
         chunk.append((topics.scheduler_state, None, key, course.model_dump_json().encode(), []))
-        # The course events name the psychologist: the digest takes a course only from them.
-        started = CourseStarted(occurred_at=BEFORE, course_id=course.course_id,
-                                referral_id=f"r-{i}", employee_id=f"e-{i}", leader_id=f"l-{i}",
-                                psychologist_id=course.psychologist_id, team_lead_id="tl-1",
-                                start_date=BEFORE.date())
-        chunk.append((topics.courses, None, key, encode_event(started), []))
+        # The course's record names the psychologist: the digest takes a course only from it.
+        members = CourseMembers(started=True, employee_id=f"e-{i}", leader_id=f"l-{i}",
+                                psychologist_id=course.psychologist_id, team_lead_id="tl-1")
         consent = ConsentRecorded(occurred_at=BEFORE, course_id=course.course_id, state=ConsentState(
-            leader_contact=ConsentStatement(agreed=not blocked, as_of=BEFORE)))
+            leader_contact=ConsentStatement(agreed=not blocked, as_of=BEFORE)), members=members)
         chunk.append((topics.consents, None, key, encode_event(consent), []))
         if len(chunk) >= 20000:
             await producer.send_records(chunk)

@@ -34,7 +34,7 @@ from shared.events import (
     ConsentRecorded,
     ConsentState,
     ConsentStatement,
-    CourseStarted,
+    CourseMembers,
     NotificationFacts,
     NotificationRequested,
     Person,
@@ -58,13 +58,12 @@ async def pipeline(bootstrap: str, port: int, cafile: str, count: int) -> tuple[
         cid = f"c-{i}"
         outputs.append((topics.people, PersonUpserted(occurred_at=NOON, person=Person(
             person_id=f"lead{i}", name=f"Leder {i}", email=f"lead{i}@example.org"))))
-        # The gate sends only to whom the course events name in the role.
-        outputs.append((topics.courses, CourseStarted(
-            occurred_at=NOON, course_id=cid, referral_id=f"r-{i}", employee_id=f"emp{i}",
-            leader_id=f"lead{i}", psychologist_id="psy", start_date=NOON.date())))
+        # The gate sends only to whom the course's record names in the role.
         outputs.append((topics.consents, ConsentRecorded(
             occurred_at=NOON, course_id=cid, state=ConsentState(
-                leader_contact=ConsentStatement(agreed=True, as_of=NOON)))))
+                leader_contact=ConsentStatement(agreed=True, as_of=NOON)),
+            members=CourseMembers(started=True, employee_id=f"emp{i}", leader_id=f"lead{i}",
+                                  psychologist_id="psy"))))
         outputs.append((topics.notifications_requested, NotificationRequested(
             occurred_at=NOON, course_id=cid, notification_id=f"{cid}:due:leader",
             kind="leader_call_coming", recipient_id=f"lead{i}", recipient_role="leader",

@@ -41,11 +41,12 @@ ACCESS: dict[str, ServiceAccess] = {
     ),
     "notifier": ServiceAccess(
         principal="lederkontakt-notifier",
-        # Views: people and consents; who holds which role in a course (courses, sessions);
+        # Views: people; consents, whose records also say who holds which role in a course;
         # the scheduler's plans, from which the morning digests are built; who was erased
-        # (nothing goes out in a course about them). Never `referrals`.
-        reads=("notifications.requested", "people", "consents", "notifier.ledger", "courses",
-               "sessions", "contact-scheduler.state-changelog", "erasures"),
+        # (nothing goes out in a course about them). Never `referrals`, `courses` or
+        # `sessions`: what people write about a course reaches it only as ids and consent.
+        reads=("notifications.requested", "people", "consents", "notifier.ledger",
+               "contact-scheduler.state-changelog", "erasures"),
         writes=("notifications.status", "notifier.ledger", "notifications.requested.dlq"),
         groups=("notifier",),
     ),

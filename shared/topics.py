@@ -86,8 +86,8 @@ class TopicSpec:
                 "segment.ms": str(r.events_segment_ms)}
 
 
-# Who holds which role in a course (course.started, psychologist.assigned) is rebuilt from these
-# two topics by the notifier's membership view, and a course lasts months: they must outlive it.
+# The portal rebuilds its courses from these two topics, the erase command finds a person's
+# courses in `courses`, and a course lasts months: they must outlive it.
 # They carry keyed ids and states only, never names, contact details or session content.
 _COURSE_LIFETIME_MS = -1
 

@@ -71,6 +71,7 @@ class Record:
     partition: int = 0
     offset: int = 0
     headers: list[Any] = field(default_factory=list)
+    timestamp: int | None = None  # milliseconds since the epoch, when the record was written
 
 
 def natural_key(raw: bytes | None) -> bytes:

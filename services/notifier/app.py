@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from services.notifier.adapters.plans import plans_view
 from services.notifier.adapters.sms import GatewayApiSms
 from services.notifier.adapters.smtp import SmtpSender
-from services.notifier.adapters.views import GlobalView, MembershipView
+from services.notifier.adapters.views import (
+    GlobalView,
+    consents_view,
+    course_closed,
+    course_consent,
+    course_members,
+)
 from services.notifier.config import NotifierSettings
 from services.notifier.digests import DigestSender
 from services.notifier.domain.ledger import LedgerEntry
@@ -17,7 +22,7 @@ from services.notifier.ports import SmsProvider
 from services.notifier.retention import LedgerRetention
 from shared.calendar import WorkingDayCalendar
 from shared.clock import Clock, clock_from_env
-from shared.events import ConsentRecorded, ConsentState, Person, PersonUpserted, decode_event
+from shared.events import Person, PersonUpserted, decode_event
 from shared.logging import configure_logging
 from shared.ops import ServiceApp, run
 from shared.service import ServiceShell
@@ -33,14 +38,6 @@ def _person(raw: bytes) -> Person | None:
     return event.person if isinstance(event, PersonUpserted) else None
 
 
-def _consent(raw: bytes) -> ConsentState | None:
-    return cast(ConsentRecorded, decode_event(raw, (ConsentRecorded,))).state
-
-
-def _closed_at(raw: bytes) -> datetime | None:
-    return cast(ConsentRecorded, decode_event(raw, (ConsentRecorded,))).closed_at
-
-
 class NotifierService(ServiceShell):
     def __init__(self, settings: KafkaSettings, notifier: NotifierSettings, clock: Clock,
                  sms: SmsProvider | None = None,
@@ -52,9 +49,11 @@ class NotifierService(ServiceShell):
                                  LedgerEntry.model_validate_json,
                                  inputs=[topics.notifications_requested])
         self.people: GlobalView[Person] = GlobalView(topics.people, kwargs, _person)
-        self.consents: GlobalView[ConsentState] = GlobalView(topics.consents, kwargs, _consent)
+        # Each course's consent and members, from the one record the referral service keeps.
+        self.course_records = consents_view(topics.consents, kwargs)
+        self.consents = course_consent(self.course_records)
+        self.members = course_members(self.course_records)
         self.erased: GlobalView[bool] = GlobalView(topics.erasures, kwargs, lambda raw: True)
-        self.members = MembershipView([topics.courses, topics.sessions], kwargs, clock)
         # Every course's open contact points, for the morning digests.
         self.plans = plans_view(topics.scheduler_state, kwargs)
         self.smtp = SmtpSender(notifier.smtp())
@@ -67,8 +66,7 @@ class NotifierService(ServiceShell):
         # Settled ledger entries go the retention's `ended_course_days` after their course
         # closed; the moment comes from the course's consent record.
         self.retention = retention or RetentionSettings()
-        self.closed_courses: GlobalView[datetime] = GlobalView(topics.consents, kwargs,
-                                                               _closed_at)
+        self.closed_courses = course_closed(self.course_records)
         self.ledger_retention = LedgerRetention(self.ledger, self.closed_courses, clock,
                                                 self.retention.ended_course_keep)
         self.timer(lambda: self.ledger_retention.run(self.retention.ended_course_sweep_seconds))
@@ -92,11 +90,9 @@ class NotifierService(ServiceShell):
     async def open_adapters(self) -> None:
         """The views are complete before any request is read."""
         await self.people.start()
-        await self.consents.start()
-        await self.members.start()
+        await self.course_records.start()
         await self.erased.start()
         await self.plans.start()
-        await self.closed_courses.start()
         sms = self._sms or GatewayApiSms(self.notifier.sms())
         self.handlers = NotifierHandlers(self.topics, self.producer, self.ledger, self.people,
                                          self.consents, self.smtp, sms, self._clock, self.notifier,
@@ -115,11 +111,9 @@ class NotifierService(ServiceShell):
 
     async def close_adapters(self) -> None:
         await self.people.stop()
-        await self.consents.stop()
-        await self.members.stop()
+        await self.course_records.stop()
         await self.erased.stop()
         await self.plans.stop()
-        await self.closed_courses.stop()
         await self.smtp.close()
         if self.handlers is not None:
             await self.handlers.sms.close()

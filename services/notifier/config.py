@@ -37,6 +37,10 @@ class NotifierSettings(BaseSettings):
     # Requests read and committed together, and how many of them are worked on at once.
     batch_size: int = 200
     concurrency: int = 16
+    # Until how long after it was written a request naming a role its course's record does
+    # not show yet waits for it (the referral service writes the record a moment after the
+    # course event), before it is suppressed as not_in_role.
+    membership_wait_seconds: float = 10.0
     # The portal's address (the portal's own setting), the base of the links in staff mails.
     portal_url: str = Field(DEFAULT_PORTAL_URL, validation_alias=AliasChoices(PORTAL_URL_VARIABLE))
     # When the morning digests go out on working days (Copenhagen time); the scheduler's

@@ -8,8 +8,8 @@ twice (the gap that stays is the notifier's usual one: a crash between the SMTP 
 acceptance and the ledger write repeats the message with the same Message-ID).
 
 A digest is not about one course, so the gate does not check one course's membership for it;
-instead each course enters a person's digest only if the course events (the membership view,
-the same the gate asks) name that person its psychologist or team lead now, whatever the
+instead each course enters a person's digest only if its `consents` record (the members,
+the same the gate asks) names that person its psychologist or team lead now, whatever the
 scheduler's plan says, and each line is placed under that course's consent as it is now.
 """
 

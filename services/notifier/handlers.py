@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
@@ -32,7 +33,7 @@ from services.notifier.config import NotifierSettings
 from services.notifier.domain.delivery import Defer, Send, Suppress, plan_delivery, retry_moment
 from services.notifier.domain.ics import Address
 from services.notifier.domain.ledger import LedgerEntry, for_retention
-from services.notifier.domain.membership import CourseMembers, without_erased
+from services.notifier.domain.membership import CourseMembers, may_be_on_its_way, without_erased
 from services.notifier.domain.render import (
     Rendered,
     build_context,
@@ -69,6 +70,8 @@ _NS = uuid5(NAMESPACE_URL, "https://lederkontakt/notifier")
 MAX_REASON = 200
 # Pauses between tries of a ledger write before the request is given up (and comes again).
 LEDGER_WRITE_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0)
+# How often a request waiting for its course's members looks again.
+MEMBERSHIP_POLL_SECONDS = 0.1
 
 
 def provider_text(text: str) -> str:
@@ -86,6 +89,14 @@ def _sanitised(entry: LedgerEntry) -> LedgerEntry:
 def _label(reason: str | None) -> str:
     """A metrics label of few values: the reason's first words, never a provider's whole text."""
     return (reason or "").split(":")[0][:40]
+
+
+def _age(source: Any) -> timedelta | None:
+    """How long ago the request was written, by the wall clock (the record's timestamp, not the
+    service's clock, which tests and demos run faster); None for one this service made or
+    parked itself."""
+    stamp = getattr(source, "timestamp", None)
+    return None if stamp is None else timedelta(seconds=max(0.0, time.time() - stamp / 1000))
 
 
 def _next_try(entry: LedgerEntry) -> datetime | None:
@@ -202,7 +213,7 @@ class NotifierHandlers:
 
     async def _attempt(self, request: NotificationRequested, partition: int, attempts: int,
                        source: Any, own: bool) -> None:
-        decided = await self._decide(request, own)
+        decided = await self._decide(request, own, _age(source))
         if isinstance(decided, str):
             await self._fail(request, partition, None, decided, attempts, source)
             return
@@ -230,24 +241,42 @@ class NotifierHandlers:
         entry = self.ledger.get(notification_id)
         return entry is None or (not entry.terminal and entry.attempts == attempts)
 
-    async def _decide(self, request: NotificationRequested, own: bool,
+    async def _decide(self, request: NotificationRequested, own: bool, age: timedelta | None,
                       ) -> tuple[Suppress | Defer | Send, CourseMembers | None, datetime] | str:
-        """The gate's decision from the views as they are now; a reason when the rules fail."""
+        """The gate's decision from the views as they are now; a reason when the rules fail. A
+        role that may be on its way to the course's record (see `may_be_on_its_way`) is waited
+        for, up to `membership_wait_seconds` after the request was written, before the request
+        is refused as not_in_role."""
+        wait = timedelta(seconds=self.settings.membership_wait_seconds)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (wait - age).total_seconds() if age is not None else 0.0
         with telemetry.stage("consent check"):
-            # The views must hold every consent change written before this moment.
-            await asyncio.gather(self.consents.catch_up(), self.people.catch_up(),
-                                 self.members.catch_up(), self.erased.catch_up())
-            now = self.clock.now()
-            consent = self.consents.get(request.course_id) if request.course_id else None
-            members = without_erased(
-                self.members.get(request.course_id) if request.course_id else None,
-                self.is_erased)
-            try:
-                plan = plan_delivery(request, self.people.get(request.recipient_id), consent,
-                                     members, now, self.settings.quiet_from,
-                                     self.settings.quiet_to, own=own)
-            except Exception as exc:  # a bug in the rules must not hold up the partition
-                return f"rules failed: {type(exc).__name__}: {exc}"
+            while True:
+                decided = await self._decide_now(request, own)
+                if isinstance(decided, str):
+                    return decided
+                plan, members, _ = decided
+                if not (isinstance(plan, Suppress) and plan.reason == "not_in_role"
+                        and may_be_on_its_way(request, members) and loop.time() < deadline):
+                    return decided
+                await asyncio.sleep(MEMBERSHIP_POLL_SECONDS)
+
+    async def _decide_now(self, request: NotificationRequested, own: bool,
+                          ) -> tuple[Suppress | Defer | Send, CourseMembers | None, datetime] | str:
+        # The views must hold every consent change written before this moment.
+        await asyncio.gather(self.consents.catch_up(), self.people.catch_up(),
+                             self.members.catch_up(), self.erased.catch_up())
+        now = self.clock.now()
+        consent = self.consents.get(request.course_id) if request.course_id else None
+        members = without_erased(
+            self.members.get(request.course_id) if request.course_id else None,
+            self.is_erased)
+        try:
+            plan = plan_delivery(request, self.people.get(request.recipient_id), consent,
+                                 members, now, self.settings.quiet_from,
+                                 self.settings.quiet_to, own=own)
+        except Exception as exc:  # a bug in the rules must not hold up the partition
+            return f"rules failed: {type(exc).__name__}: {exc}"
         return plan, members, now
 
     async def _rendered(self, request: NotificationRequested, plan: Send,

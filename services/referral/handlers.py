@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from services.referral.domain import consent as consent_rules
+from services.referral.domain import members as course_members
 from services.referral.domain.intake import (
     DEVELOPMENT_ID_KEY,
     IntakeDecision,
@@ -29,6 +30,7 @@ from shared.catalogue import events_on
 from shared.clock import Clock, SystemClock
 from shared.events import (
     ConsentRecorded,
+    ConsentState,
     CourseCancelled,
     CourseEnded,
     CourseStarted,
@@ -324,8 +326,7 @@ class ReferralHandlers:
                 continue
             known = recorded[event.course_id][0] if event.course_id in recorded \
                 else self.consents.get(event.course_id)
-            consent = await self._apply_consent(record, event, known) or \
-                self._closed(event, known)
+            consent = await self._updated(record, event, known)
             if consent is not None:
                 # The consents topic is itself this table's changelog: the record goes to the
                 # partition of the input it came from, where the course's next event lands too.
@@ -351,17 +352,37 @@ class ReferralHandlers:
             return None
         return event
 
-    def _closed(self, event: Event, known: ConsentRecorded | None) -> ConsentRecorded | None:
-        """The consent record marked with the moment its course ended or was cancelled, from
-        which its retention counts; None when there is no record or it is marked already."""
-        if not isinstance(event, CourseEnded | CourseCancelled) or known is None \
-                or known.closed_at is not None:
-            return None
+    async def _updated(self, record: Any, event: Event,
+                       known: ConsentRecorded | None) -> ConsentRecorded | None:
+        """The course's record after `event`: its consent, who holds which role in it (the
+        notifier reads them here, not from `courses` and `sessions`), and when it closed; None
+        when the event changes none of them."""
+        consent = await self._apply_consent(record, event, known)
+        current = consent or known
+        members = course_members.fold(current.members if current else None, event)
+        if members is not None:
+            current = self._marked(event, current, members=members)
+        if isinstance(event, CourseEnded | CourseCancelled) and current is not None \
+                and current.closed_at is None:
+            # From this moment the record's retention counts.
+            current = self._marked(event, current, closed_at=self.clock.now())
+        return None if current is known else current
+
+    @staticmethod
+    def _marked(event: Event, known: ConsentRecorded | None,
+                **update: Any) -> ConsentRecorded:
+        """The record with `update` made by `event` (a new record, with no consent yet, for a
+        course whose first event is not its start)."""
         assert event.course_id is not None
         event_id = str(event.event_id)
-        return known.model_copy(update={
-            "event_id": stable_id(event.course_id, "consent", event_id),
-            "closed_at": self.clock.now(), "applied": (*known.applied, event_id)[-100:]})
+        record = known or ConsentRecorded(
+            occurred_at=event.occurred_at, course_id=event.course_id,
+            correlation_id=event.correlation_id, state=ConsentState())
+        applied = record.applied if event_id in record.applied else \
+            (*record.applied, event_id)[-100:]
+        return record.model_copy(update={
+            **update, "event_id": stable_id(event.course_id, "consent", event_id),
+            "applied": applied})
 
     async def _apply_consent(self, record: Any, event: Event,
                              known: ConsentRecorded | None) -> ConsentRecorded | None:
@@ -387,4 +408,6 @@ class ReferralHandlers:
             event_id=stable_id(event.course_id, "consent", event_id),
             occurred_at=consent_rules.as_of(updated) or event.occurred_at,
             course_id=event.course_id, correlation_id=event.correlation_id, state=updated,
-            applied=(*(known.applied if known else ()), event_id)[-100:])
+            applied=(*(known.applied if known else ()), event_id)[-100:],
+            closed_at=known.closed_at if known else None,
+            members=known.members if known else None)

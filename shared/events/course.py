@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from shared.events.envelope import Event
 from shared.events.fields import ExternalId, LongId
 from shared.events.people import Language, PersonId
+from shared.notification_kinds import RecipientRole
 
 Party = Literal["employee", "leader", "psychologist"]
 ConsentScope = Literal["leader_contact", "three_party_meeting"]
@@ -146,8 +147,35 @@ class ConsentState(BaseModel):
         )
 
 
+class CourseMembers(BaseModel):
+    """Who is employee, leader, psychologist and team lead of a course, as its own events say
+    (ids only): the notifier decides from this, never from the role a request claims."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    started: bool = False
+    employee_id: PersonId | None = None
+    leader_id: PersonId | None = None
+    psychologist_id: PersonId | None = None
+    team_lead_id: PersonId | None = None
+    # When the psychologist was last (re)assigned; a later assignment replaces an earlier one.
+    assigned_at: AwareDatetime | None = None
+    closed_by_erasure: bool = False
+
+    def holder(self, role: RecipientRole) -> str | None:
+        return {"employee": self.employee_id, "leader": self.leader_id,
+                "psychologist": self.psychologist_id, "team_lead": self.team_lead_id}[role]
+
+    def holds(self, person_id: str, role: RecipientRole) -> bool:
+        """Whether the person holds the role in this course (a course's own people only)."""
+        holder = self.holder(role)
+        return (self.started and not self.closed_by_erasure and holder is not None
+                and holder == person_id)
+
+
 class ConsentRecorded(Event):
-    """The compacted `consents` record: the whole current consent state of one course."""
+    """The compacted `consents` record: the whole current consent state of one course, and who
+    holds which role in it (so the notifier needs neither `courses` nor `sessions`)."""
 
     type: Literal["consent.recorded"] = "consent.recorded"
     state: ConsentState
@@ -155,3 +183,4 @@ class ConsentRecorded(Event):
     applied: tuple[str, ...] = Field(default=(), max_length=100)
     # When the course ended or was cancelled: the record is tombstoned a while after that.
     closed_at: AwareDatetime | None = None
+    members: CourseMembers | None = None

@@ -8,7 +8,8 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
-from shared.events import Event, decode_event
+from services.referral.domain.members import fold
+from shared.events import ConsentRecorded, ConsentState, CourseStarted, Event, decode_event
 from shared.reader import batches, reading
 from shared.settings import KafkaSettings
 
@@ -44,3 +45,11 @@ async def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.1)
             return
         await asyncio.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+def course_record(started: CourseStarted, state: ConsentState | None = None) -> ConsentRecorded:
+    """The course's record on `consents` as the referral service writes it once it has read
+    the course's start: its consent and its members, all the notifier knows of the course."""
+    assert started.course_id is not None
+    return ConsentRecorded(occurred_at=started.occurred_at, course_id=started.course_id,
+                           state=state or ConsentState(), members=fold(None, started))

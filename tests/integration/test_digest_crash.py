@@ -21,7 +21,7 @@ from shared.events import CourseStarted, Person, PersonUpserted
 from shared.kafka import EventProducer
 from shared.settings import KafkaSettings
 from shared.topics import Topics
-from tests.integration.helpers import wait_for
+from tests.integration.helpers import course_record, wait_for
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -67,12 +67,12 @@ async def test_a_notifier_killed_at_0830_sends_no_second_digest(
             reminders="digest")))
     for i in range(12):
         course = plan(i)
-        # The course events name the psychologist, as the digest asks; the plan is the
+        # The course's record names the psychologist, as the digest asks; the plan is the
         # scheduler's record of the same course.
-        await producer.publish(topics.courses, CourseStarted(
+        await producer.publish(topics.consents, course_record(CourseStarted(
             occurred_at=EIGHT_THIRTY, course_id=course.course_id, referral_id=f"r-{i}",
             employee_id=f"e-{i}", leader_id=f"l-{i}", psychologist_id=f"psy-{i % 3}",
-            team_lead_id="tl-1", start_date=MONDAY))
+            team_lead_id="tl-1", start_date=MONDAY)))
         await producer.send(topics.scheduler_state, course.model_dump_json().encode(),
                             course.course_id)
     crashing = _spawn(kafka, notifier_settings, crash_at)

@@ -27,7 +27,7 @@ from shared.events import (
 from shared.kafka import EventProducer
 from shared.settings import KafkaSettings
 from shared.topics import Topics
-from tests.integration.helpers import wait_for
+from tests.integration.helpers import course_record, wait_for
 
 pytestmark = pytest.mark.integration
 PSYCHOLOGISTS = [Person(person_id=f"psy-{n}", name=f"Psykolog {n}", email=f"psy{n}@tidlig.dk",
@@ -54,9 +54,11 @@ def course(i: int) -> CourseStarted:
 
 
 def consent(i: int) -> ConsentRecorded:
+    """The course's record on `consents`: its consent and who holds which role in it."""
     moment = at(MONDAY, 6)
-    return ConsentRecorded(occurred_at=moment, course_id=f"c-{i:02d}aa", state=ConsentState(
-        leader_contact=ConsentStatement(agreed=i % 2 == 0, as_of=moment)))
+    return course_record(course(i), ConsentState(
+        leader_contact=ConsentStatement(agreed=i % 2 == 0, as_of=moment))).model_copy(
+        update={"occurred_at": moment})  # written before the scheduler's clock starts
 
 
 def digests(sink: MailSink) -> list[Mail]:

@@ -254,3 +254,40 @@ async def test_an_erased_person_is_unreadable_everywhere_and_hears_and_is_spoken
     # The bound, plus the broker's once-a-second retention check and the cleaner's backoff.
     assert took < short.erasure_bound_ms / 1000 + 10
     assert any(b"otto@example.org" in r for r in await _records(kafka, [topics.people]))
+
+
+async def test_a_course_closed_by_an_erasure_is_closed_in_what_the_notifier_reads(
+    kafka: KafkaSettings, topics: Topics, notifier_settings: NotifierSettings,
+) -> None:
+    """The notifier knows a course's people only from its `consents` record: the referral
+    service writes the course's start there, and closes it there when the erase command
+    cancels the course (and dates it when it ends), before anything more can go out in it."""
+    clock = ManualClock(AT + timedelta(minutes=5))
+    referral_service = ReferralService(kafka, clock=clock)
+    notifier = NotifierService(kafka, notifier_settings, clock)
+    await asyncio.gather(referral_service.start(), notifier.start())
+    erased, ended = course_id_for("r-close"), course_id_for("r-end")
+    other = ReferredPerson(name="Otto Other", email="otto@example.org")
+    try:
+        producer = EventProducer(kafka.aiokafka_kwargs())
+        await producer.start()
+        await producer.publish_all([(topics.referrals, referral("r-close")),
+                                    (topics.referrals, referral("r-end", employee=other))])
+        await wait_for(lambda: all((m := notifier.members.get(c)) is not None and m.started
+                                   for c in (erased, ended)), timeout=30)
+        await producer.publish(topics.sessions, CourseEnded(
+            occurred_at=AT, course_id=ended, end_date=date(2026, 11, 27)))
+        await producer.stop()
+        await erase(kafka, person_id_for(referral().employee), clock)
+        await wait_for(lambda: (m := notifier.members.get(erased)) is not None
+                       and m.closed_by_erasure, timeout=30)
+        await wait_for(lambda: (r := notifier.course_records.get(ended)) is not None
+                       and r.closed_at is not None, timeout=30)
+        record = notifier.course_records.get(ended)
+    finally:
+        await asyncio.gather(notifier.stop(), referral_service.stop(), return_exceptions=True)
+    leader = person_id_for(referral().leader)
+    assert not notifier.members.get(erased).holds(leader, "leader")  # type: ignore[union-attr]
+    # An ended course keeps its people until its record is swept: the end contact is to come.
+    assert record is not None and record.members is not None
+    assert record.members.holds(leader, "leader")

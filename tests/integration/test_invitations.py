@@ -15,7 +15,6 @@ from services.notifier.config import NotifierSettings
 from shared.calendar import COPENHAGEN
 from shared.clock import ManualClock
 from shared.events import (
-    ConsentRecorded,
     ConsentState,
     ConsentStatement,
     CourseStarted,
@@ -29,7 +28,7 @@ from shared.kafka import EventProducer
 from shared.notification_kinds import MEETING_KINDS
 from shared.settings import KafkaSettings
 from shared.topics import Topics
-from tests.integration.helpers import read_events, wait_for
+from tests.integration.helpers import course_record, read_events, wait_for
 
 pytestmark = pytest.mark.integration
 INVITATION_KINDS = frozenset(MEETING_KINDS)
@@ -68,9 +67,10 @@ async def test_a_scheduled_call_reaches_psychologist_and_consenting_leader_with_
         await producer.publish(topics.people, PersonUpserted(occurred_at=NOW, person=person))
     # Course a: the employee consents to leader contact (not to a three-party meeting);
     # course b: no consent at all.
-    await producer.publish(topics.consents, ConsentRecorded(
-        occurred_at=NOW, course_id="c-inva", state=ConsentState(
-            leader_contact=ConsentStatement(agreed=True, as_of=NOW))))
+    await producer.publish_all([
+        (topics.consents, course_record(course("a"), ConsentState(
+            leader_contact=ConsentStatement(agreed=True, as_of=NOW)))),
+        (topics.consents, course_record(course("b")))])
     await producer.publish_all([(topics.courses, course("a")), (topics.courses, course("b"))])
     scheduler = SchedulerService(kafka, clock, tick_interval=0.05)
     notifier = NotifierService(kafka, notifier_settings, clock)

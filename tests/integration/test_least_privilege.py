@@ -114,10 +114,10 @@ async def test_acls_apply_revokes_what_the_table_no_longer_gives(
     assert (await apply_acls(admin, table, PREFIX)).revoked == []
 
 
-async def test_the_notifiers_principal_may_not_read_referrals(acls_applied: SecureBroker) -> None:
+async def _may_not_read(acls_applied: SecureBroker, topic: str) -> None:
     notifier = sasl(acls_applied, ACCESS["notifier"].principal)
     # In its own consumer group, as the service would subscribe.
-    consumer = AIOKafkaConsumer(f"{PREFIX}referrals", **notifier.aiokafka_kwargs(),
+    consumer = AIOKafkaConsumer(f"{PREFIX}{topic}", **notifier.aiokafka_kwargs(),
                                 group_id=f"{PREFIX}notifier", enable_auto_commit=False)
     try:
         with pytest.raises(TopicAuthorizationFailedError):
@@ -126,6 +126,20 @@ async def test_the_notifiers_principal_may_not_read_referrals(acls_applied: Secu
                 await consumer.getmany(timeout_ms=500)
     finally:
         await consumer.stop()
+
+
+async def test_the_notifiers_principal_may_not_read_courses_or_sessions(
+    acls_applied: SecureBroker,
+) -> None:
+    """It knows a course's people from the consents record, by id: what anyone writes about a
+    course is none of its business."""
+    for topic in ("courses", "sessions"):
+        await _may_not_read(acls_applied, topic)
+
+
+async def test_the_notifiers_principal_may_not_read_referrals(acls_applied: SecureBroker) -> None:
+    await _may_not_read(acls_applied, "referrals")
+    notifier = sasl(acls_applied, ACCESS["notifier"].principal)
     # Nor may it write people or consents (which would redirect mail or grant consent).
     producer = EventProducer(notifier.aiokafka_kwargs())
     await producer.start()

@@ -26,7 +26,7 @@ from shared.events import (
 from shared.kafka import EventProducer
 from shared.settings import KafkaSettings
 from shared.topics import Topics
-from tests.integration.helpers import read_events, read_records, wait_for
+from tests.integration.helpers import course_record, read_events, read_records, wait_for
 
 pytestmark = pytest.mark.integration
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=COPENHAGEN)
@@ -40,8 +40,11 @@ SMS_LEADER = Person(person_id="lead-2", name="Lone Leder", phone="+4521314151",
 
 
 def consent(agreed: bool, at: datetime, course_id: str = "c-1") -> ConsentRecorded:
-    return ConsentRecorded(occurred_at=at, course_id=course_id, state=ConsentState(
-        leader_contact=ConsentStatement(agreed=agreed, as_of=at)))
+    """The course's record: its consent, and its people as its start named them."""
+    leader = {"c-1": "lead-1", "c-2": "lead-2"}[course_id]
+    return course_record(course(course_id, leader), ConsentState(
+        leader_contact=ConsentStatement(agreed=agreed, as_of=at))).model_copy(
+        update={"occurred_at": at})
 
 
 def leader_request(nid: str = "c-1:start_call:due:leader", recipient: str = "lead-1",
@@ -54,7 +57,7 @@ def leader_request(nid: str = "c-1:start_call:due:leader", recipient: str = "lea
 
 
 def course(course_id: str, leader_id: str) -> CourseStarted:
-    """The course event the notifier learns the course's people from."""
+    """The course event the referral service writes the course's people from."""
     started = NOON - timedelta(days=1)
     return CourseStarted(occurred_at=started, course_id=course_id, referral_id=f"r-{course_id}",
                          employee_id=f"emp-{course_id}", leader_id=leader_id,
@@ -64,8 +67,6 @@ def course(course_id: str, leader_id: str) -> CourseStarted:
 async def seed(producer: EventProducer, topics: Topics, consent_given: bool = True) -> None:
     for person in (LEADER, PSYCHOLOGIST, SMS_LEADER):
         await producer.publish(topics.people, PersonUpserted(occurred_at=NOON, person=person))
-    await producer.publish(topics.courses, course("c-1", "lead-1"))
-    await producer.publish(topics.courses, course("c-2", "lead-2"))
     await producer.publish(topics.consents, consent(consent_given, NOON - timedelta(days=1)))
     await producer.publish(topics.consents, consent(consent_given, NOON - timedelta(days=1),
                                                     "c-2"))

@@ -180,7 +180,7 @@ def test_leaders_always_get_single_messages_whatever_their_preference_says() -> 
 
 
 def test_nothing_in_a_course_closed_by_an_erasure_goes_out_also_what_was_requested_before() -> None:
-    from services.notifier.domain.membership import fold
+    from services.referral.domain.members import fold
     from shared.events import CourseCancelled
 
     erased = fold(MEMBERS, CourseCancelled(occurred_at=AT, course_id="c-1", reason="person_erased"))

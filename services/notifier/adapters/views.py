@@ -1,40 +1,57 @@
-"""The notifier's views: the generic whole-topic view (shared.views) and course membership
-folded from the course events."""
+"""The notifier's views: the generic whole-topic view (shared.views), and the parts of each
+course's `consents` record: its consent and its members (the gate), when it closed (the
+ledger's retention)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Generic, TypeVar, cast
 
-from services.notifier.domain.membership import MEMBERSHIP_EVENTS, CourseMembers, fold
-from shared.clock import Clock
-from shared.events import EventDecodeError, decode_event
-from shared.kafka import header, refusal
+from shared.events import ConsentRecorded, ConsentState, CourseMembers, decode_event
 from shared.views import GlobalView
 
-__all__ = ["GlobalView", "MembershipView"]
+__all__ = ["CoursePart", "GlobalView", "consents_view", "course_closed", "course_consent",
+           "course_members"]
+
+V = TypeVar("V")
 
 
-class MembershipView(GlobalView[CourseMembers]):
-    """Course membership folded from `courses` and `sessions` (course.started,
-    psychologist.assigned). Caught up like the other views before each decision, it holds every
-    course event written before the request was read: the events a request follows from."""
+def _record(raw: bytes) -> ConsentRecorded:
+    return cast(ConsentRecorded, decode_event(raw, (ConsentRecorded,)))
 
-    def __init__(self, topics: Sequence[str], kafka_kwargs: dict[str, Any], clock: Clock) -> None:
-        super().__init__(topics, kafka_kwargs, lambda raw: None)
-        self._clock = clock
 
-    def _apply(self, record: Any) -> None:
-        kind = header(record, "type")
-        if record.value is None or (kind is not None and kind not in MEMBERSHIP_EVENTS):
-            return  # most session events: not decoded at all
-        event = decode_event(record.value)
-        reason = refusal(event, record.key, self._clock.now())
-        if reason is not None:
-            raise EventDecodeError(reason)  # mis-keyed or future-dated: never a member
-        course_id = event.course_id
-        if course_id is None:
-            return
-        updated = fold(self._values.get(course_id), event)
-        if updated is not None:
-            self._values[course_id] = updated
+def consents_view(topic: str, kafka_kwargs: dict[str, object]) -> GlobalView[ConsentRecorded]:
+    return GlobalView(topic, dict(kafka_kwargs), _record)
+
+
+class CoursePart(Generic[V]):
+    """One part of every course's record, as a view of its own: read and caught up with the
+    record, so consent and members are always of the same moment."""
+
+    def __init__(self, records: GlobalView[ConsentRecorded],
+                 part: Callable[[ConsentRecorded], V | None]) -> None:
+        self._records = records
+        self._part = part
+
+    def get(self, key: str) -> V | None:
+        record = self._records.get(key)
+        return None if record is None else self._part(record)
+
+    async def catch_up(self) -> None:
+        await self._records.catch_up()
+
+    def __len__(self) -> int:
+        return sum(1 for r in self._records.values() if self._part(r) is not None)
+
+
+def course_consent(records: GlobalView[ConsentRecorded]) -> CoursePart[ConsentState]:
+    return CoursePart(records, lambda r: r.state)
+
+
+def course_members(records: GlobalView[ConsentRecorded]) -> CoursePart[CourseMembers]:
+    return CoursePart(records, lambda r: r.members)
+
+
+def course_closed(records: GlobalView[ConsentRecorded]) -> CoursePart[datetime]:
+    return CoursePart(records, lambda r: r.closed_at)

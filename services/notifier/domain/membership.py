@@ -1,67 +1,15 @@
-"""Who is employee, leader, psychologist and team lead of each course, from the course events
-themselves: the gate decides from this, never from the role a request claims."""
+"""Who is employee, leader, psychologist and team lead of each course: the referral service
+writes it onto the course's `consents` record from the course events themselves, and the gate
+decides from it, never from the role a request claims."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from shared.events import CourseMembers, NotificationRequested
+from shared.notification_kinds import KINDS
 
-from shared.events import (
-    CourseCancelled,
-    CourseStarted,
-    Event,
-    PsychologistAssigned,
-    RecipientRole,
-)
-
-# A course closed because one of its people was erased has no members any more: nothing in it
-# may go to anyone, also what was requested before the erasure and is still waiting.
-MEMBERSHIP_EVENTS = frozenset({"course.started", "psychologist.assigned", "course.cancelled"})
-
-
-class CourseMembers(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    started: bool = False
-    employee_id: str | None = None
-    leader_id: str | None = None
-    psychologist_id: str | None = None
-    team_lead_id: str | None = None
-    # When the psychologist was last (re)assigned; a later assignment replaces an earlier one.
-    assigned_at: datetime | None = None
-    closed_by_erasure: bool = False
-
-    def holds(self, person_id: str, role: RecipientRole) -> bool:
-        """Whether the person holds the role in this course (a course's own people only)."""
-        holder = {"employee": self.employee_id, "leader": self.leader_id,
-                  "psychologist": self.psychologist_id, "team_lead": self.team_lead_id}[role]
-        return (self.started and not self.closed_by_erasure and holder is not None
-                and holder == person_id)
-
-
-def fold(current: CourseMembers | None, event: Event) -> CourseMembers | None:
-    """The course's members after `event`, or None when it changes nothing. The start fixes
-    employee, leader and team lead once (a repeated start changes nothing); the psychologist
-    is the one of the latest assignment, whichever order start and assignment arrive in."""
-    members = current or CourseMembers()
-    if isinstance(event, CourseStarted):
-        if members.started:
-            return None
-        psychologist = members.psychologist_id if members.assigned_at else event.psychologist_id
-        return members.model_copy(update={
-            "started": True, "employee_id": event.employee_id, "leader_id": event.leader_id,
-            "team_lead_id": event.team_lead_id, "psychologist_id": psychologist})
-    if isinstance(event, PsychologistAssigned):
-        if members.assigned_at is not None and event.occurred_at < members.assigned_at:
-            return None
-        return members.model_copy(update={"psychologist_id": event.psychologist_id,
-                                          "assigned_at": event.occurred_at})
-    if isinstance(event, CourseCancelled) and event.reason == "person_erased":
-        return None if members.closed_by_erasure else \
-            members.model_copy(update={"closed_by_erasure": True})
-    return None
+__all__ = ["CourseMembers", "may_be_on_its_way", "without_erased"]
 
 
 def without_erased(members: CourseMembers | None,
@@ -73,3 +21,21 @@ def without_erased(members: CourseMembers | None,
     if any(p is not None and erased(p) for p in (members.employee_id, members.leader_id)):
         return members.model_copy(update={"closed_by_erasure": True})
     return members
+
+
+def may_be_on_its_way(request: NotificationRequested, members: CourseMembers | None) -> bool:
+    """Whether the role a request names may still come to the course's record. The members are
+    written a moment after the course events they come from, and a request can follow from
+    such an event (the receipt of a course just opened, a reminder to a psychologist just
+    assigned): what can still come is the course's start or a new psychologist. Nothing comes
+    for a course closed at an erasure, for a role fixed at the start, or for someone who holds
+    another role in the course."""
+    spec = KINDS.get(request.kind)
+    if request.course_id is None or (spec is not None and not spec.per_course):
+        return False
+    if members is None or not members.started:
+        return True
+    if members.closed_by_erasure or request.recipient_role != "psychologist":
+        return False
+    others = (members.employee_id, members.leader_id, members.team_lead_id)
+    return request.recipient_id != members.psychologist_id and request.recipient_id not in others
