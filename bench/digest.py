@@ -5,8 +5,8 @@ server in the same run.
 
     .venv/bin/python bench/digest.py --courses 1000000 --psychologists 10000
 
-The courses' plans are written straight to the scheduler's plan changelog and their consent to
-`consents` (the scheduler itself is measured by scheduler_scale.py); the notifier rebuilds its
+The courses' open points are written straight to `contact-points.open` and their consent and
+members to `consents` (the scheduler itself is measured by scheduler_scale.py); the notifier rebuilds its
 views from them before 08:30, as it would at start, and that rebuild is reported apart.
 """
 
@@ -17,6 +17,7 @@ import asyncio
 import os
 import ssl
 import time
+from dataclasses import replace
 from datetime import date, datetime
 from email.message import EmailMessage
 
@@ -31,7 +32,7 @@ from common import (
 )
 
 from devtools.sms_gateway import SmsGatewayDouble
-from services.contact_scheduler.domain.plan import ContactPoint, CoursePlan
+from services.contact_scheduler.domain.plan import ContactPoint, CoursePlan, open_points
 from services.notifier.adapters.plans import course_contacts
 from services.notifier.adapters.smtp import build_message
 from services.notifier.app import NotifierService
@@ -76,7 +77,7 @@ def plan(i: int, psychologists: int) -> CoursePlan:
 
 
 async def seed(producer: EventProducer, topics: Topics, courses: int, psychologists: int) -> None:
-    await producer.learn_partitions(topics.scheduler_state, topics.consents, topics.people)
+    await producer.learn_partitions(topics.open_points, topics.consents, topics.people)
     people = [event_record(topics.people, PersonUpserted(occurred_at=BEFORE, person=Person(
         person_id=f"psy-{p}", name=f"Psykolog {p}", email=f"psy{p}@tidlig.dk",
         reminders="digest")))
@@ -87,7 +88,9 @@ async def seed(producer: EventProducer, topics: Topics, courses: int, psychologi
         course = plan(i, psychologists)
         blocked = course.points["start_call"].state == "blocked_no_consent"
         key = course.course_id.encode()
-        chunk.append((topics.scheduler_state, None, key, course.model_dump_json().encode(), []))
+        listed = open_points(course)
+        assert listed is not None
+        chunk.append((topics.open_points, None, key, listed.model_dump_json().encode(), []))
         # The course's record names the psychologist: the digest takes a course only from it.
         members = CourseMembers(started=True, employee_id=f"e-{i}", leader_id=f"l-{i}",
                                 psychologist_id=course.psychologist_id, team_lead_id="tl-1")
@@ -102,8 +105,10 @@ async def seed(producer: EventProducer, topics: Topics, courses: int, psychologi
 
 def digest_size(courses_in_all: int, psychologists: int) -> tuple[int, int]:
     """The wire size of psychologist 0's digest, and how many lines it has."""
-    courses = [c for c in (course_contacts(plan(i, psychologists).model_dump_json().encode())
-                           for i in range(0, courses_in_all, psychologists)) if c]
+    courses = [replace(c, psychologist_id=p.psychologist_id, team_lead_id="tl-1")
+               for p in (plan(i, psychologists) for i in range(0, courses_in_all, psychologists))
+               if (listed := open_points(p)) is not None
+               and (c := course_contacts(listed.model_dump_json().encode())) is not None]
     yes = ConsentState(leader_contact=ConsentStatement(agreed=True, as_of=BEFORE))
     no = ConsentState(leader_contact=ConsentStatement(agreed=False, as_of=BEFORE))
 

@@ -35,18 +35,20 @@ ACCESS: dict[str, ServiceAccess] = {
     "contact-scheduler": ServiceAccess(
         principal="lederkontakt-contact-scheduler",
         reads=("courses", "sessions", "consents", "contact-scheduler.state-changelog"),
-        writes=("contact-points", "notifications.requested", "contact-scheduler.state-changelog",
-                "courses.dlq", "sessions.dlq", "consents.dlq"),
+        writes=("contact-points", "contact-points.open", "notifications.requested",
+                "contact-scheduler.state-changelog", "courses.dlq", "sessions.dlq",
+                "consents.dlq"),
         groups=("contact-scheduler",),
     ),
     "notifier": ServiceAccess(
         principal="lederkontakt-notifier",
         # Views: people; consents, whose records also say who holds which role in a course;
-        # the scheduler's plans, from which the morning digests are built; who was erased
-        # (nothing goes out in a course about them). Never `referrals`, `courses` or
-        # `sessions`: what people write about a course reaches it only as ids and consent.
-        reads=("notifications.requested", "people", "consents", "notifier.ledger",
-               "contact-scheduler.state-changelog", "erasures"),
+        # who was erased (nothing goes out in a course about them); each course's open
+        # contact points, from which the morning digests are built. Never `referrals`,
+        # `courses`, `sessions` or the scheduler's state: of a course it gets ids, consent and
+        # dates only.
+        reads=("notifications.requested", "people", "consents", "notifier.ledger", "erasures",
+               "contact-points.open"),
         writes=("notifications.status", "notifier.ledger", "notifications.requested.dlq"),
         groups=("notifier",),
     ),
@@ -80,7 +82,7 @@ OPERATOR = ServiceAccess(
     reads=("referrals", "sessions", "courses", "people", "consents", "contact-points",
            "notifications.requested", "notifications.status", "referrals.dlq", "sessions.dlq",
            "courses.dlq", "people.dlq", "consents.dlq", "notifications.requested.dlq",
-           "erasures", "contact-scheduler.state-changelog", "reports"),
+           "erasures", "contact-scheduler.state-changelog", "contact-points.open", "reports"),
     writes=("referrals", "sessions", "courses", "notifications.requested", "erasures"),
 )
 

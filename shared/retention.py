@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -48,6 +48,8 @@ class ClosedCourseSweep(Generic[V]):
     clock: Clock
     keep: timedelta
     lock: asyncio.Lock | None = None
+    # What else goes with a tombstoned key (the scheduler's record of the course's open points).
+    also: Callable[[str], Awaitable[None]] | None = None
     swept: int = field(default=0)
 
     def expired(self) -> list[tuple[str, int]]:
@@ -67,6 +69,8 @@ class ClosedCourseSweep(Generic[V]):
         async with self.lock if self.lock is not None else _unlocked():
             gone = self.expired()
             for key, partition in gone:
+                if self.also is not None:
+                    await self.also(key)
                 await self.table.delete(key, partition)
         if gone:
             self.swept += len(gone)

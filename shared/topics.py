@@ -101,6 +101,8 @@ SPECS: tuple[TopicSpec, ...] = (
     TopicSpec("people", cleanup="compact", has_dlq=True, personal=True),
     TopicSpec("consents", cleanup="compact", has_dlq=True),
     TopicSpec("contact-points"),
+    # Each course's open contact points by id and date, for the morning digests.
+    TopicSpec("contact-points.open", cleanup="compact"),
     TopicSpec("notifications.requested", has_dlq=True),
     TopicSpec("notifications.status"),
     TopicSpec("referral.dedup-changelog", cleanup="compact"),
@@ -159,6 +161,10 @@ class Topics:
     @property
     def contact_points(self) -> str:
         return self.name("contact-points")
+
+    @property
+    def open_points(self) -> str:
+        return self.name("contact-points.open")
 
     @property
     def notifications_requested(self) -> str:

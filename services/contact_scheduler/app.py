@@ -38,10 +38,15 @@ class SchedulerService(ServiceShell):
         self.timer(lambda: self.reminders.run(tick_interval))
         keep = retention or RetentionSettings()
         self.retention = ClosedCourseSweep(self.plans, lambda p: p.closed_since, clock,
-                                           keep.ended_course_keep, lock=self.steps.lock)
+                                           keep.ended_course_keep, lock=self.steps.lock,
+                                           also=self._unlist)
         self.timer(lambda: self.retention.run(keep.ended_course_sweep_seconds))
         self.subscribe(topics.courses, topics.sessions, topics.consents, group=GROUP,
                        table=self.plans, handle=self.handlers.on_events, batch_size=batch_size)
+
+    async def _unlist(self, course_id: str) -> None:
+        """A swept course's open points go with its plan (an end contact never made)."""
+        await self.producer.send_records([self.steps.open_points_record(course_id, None)])
 
     def health(self) -> dict[str, object]:
         return {"ok": self.plans.ready.is_set(), "partitions": sorted(self.plans.owned),

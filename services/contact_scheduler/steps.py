@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.contact_scheduler.domain.plan import CoursePlan
+from services.contact_scheduler.domain.plan import CoursePlan, open_points
 from services.contact_scheduler.domain.rules import ContactPlanner, Step
 from shared.catalogue import topic_of
 from shared.clock import Clock
 from shared.events import NotificationRequested
 from shared.kafka import Publisher, Record, event_record
+from shared.open_points import OpenPoints
 from shared.ops import CONTACT_POINTS
 from shared.state import ChangelogTable
 from shared.timers import DurableTimers
@@ -80,8 +81,26 @@ class CourseSteps:
             self.on_published(batch)
 
     async def remember(self, batch: list[EncodedStep]) -> None:
+        """The courses' open points, where they changed, then their plans: a crash between
+        the two repeats the step, and the open points are written again."""
+        listed = [r for f in batch if (r := self._listed(f.plan)) is not None]
+        if listed:
+            await self.producer.send_records(listed)
         await self.producer.send_records([f.plan_record for f in batch])
         self.plans.remember((f.course_id, f.plan, f.partition) for f in batch)
+
+    def _listed(self, plan: CoursePlan) -> Record | None:
+        """The course's record on `contact-points.open` if this plan changes its open points
+        (the table still holds the course's previous plan); a tombstone once none is open."""
+        now = open_points(plan)
+        if now == open_points(self.plans.get(plan.course_id)):
+            return None
+        return self.open_points_record(plan.course_id, now)
+
+    def open_points_record(self, course_id: str, points: OpenPoints | None) -> Record:
+        topic, key = self.topics.open_points, course_id.encode()
+        value = None if points is None else points.model_dump_json().encode()
+        return (topic, self.producer.partition_for(topic, key), key, value, [])
 
     def counted(self, batch: list[EncodedStep]) -> None:
         points = Counter(p for f in batch for p in f.points)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.notifier.adapters.plans import plans_view
+from services.notifier.adapters.plans import open_points_view
 from services.notifier.adapters.sms import GatewayApiSms
 from services.notifier.adapters.smtp import SmtpSender
 from services.notifier.adapters.views import (
@@ -55,7 +55,7 @@ class NotifierService(ServiceShell):
         self.members = course_members(self.course_records)
         self.erased: GlobalView[bool] = GlobalView(topics.erasures, kwargs, lambda raw: True)
         # Every course's open contact points, for the morning digests.
-        self.plans = plans_view(topics.scheduler_state, kwargs)
+        self.plans = open_points_view(topics.open_points, kwargs)
         self.smtp = SmtpSender(notifier.smtp())
         self._sms = sms
         self._clock = clock

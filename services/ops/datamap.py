@@ -19,6 +19,7 @@ from shared.access import readers_and_writers
 from shared.catalogue import events_on
 from shared.events import PersonErased
 from shared.events.people import ContactDetails
+from shared.open_points import OpenPoints
 from shared.topics import SPECS, RetentionSettings, Topics
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "datamap.md"
@@ -34,6 +35,7 @@ STATE_RECORDS: dict[str, tuple[type[BaseModel], ...]] = {
     "referral.dedup-changelog": (IntakeRecord,),
     "contact-scheduler.state-changelog": (CoursePlan,),
     "notifier.ledger": (LedgerEntry,),
+    "contact-points.open": (OpenPoints,),
     "reporting.referral-facts": (ReferralFacts,),
     "reporting.course-facts": (CourseFacts,),
     "reports": (Report,),

@@ -1,6 +1,6 @@
 """On the real broker: once a course has been closed longer than the retention setting, the
-scheduler tombstones its plan and the referral service its consent record; a live course keeps
-both."""
+scheduler tombstones its plan (and its open points) and the referral service its consent
+record (and its members); a live course keeps them."""
 
 from __future__ import annotations
 
@@ -80,6 +80,9 @@ async def test_a_course_ended_longer_ago_than_the_setting_loses_its_plan_and_con
     consents = await _last_values(kafka, topics.consents)
     assert plans["c-ended"] is None and consents["c-ended"] is None
     assert plans["c-live"] is not None and consents["c-live"] is not None
+    listed = await _last_values(kafka, topics.open_points)
+    # The ended course's end contact was never made: its open points go with its plan.
+    assert listed["c-ended"] is None and listed["c-live"] is not None
 
 
 async def test_the_dedup_record_of_a_referral_whose_course_ended_goes_after_the_setting(

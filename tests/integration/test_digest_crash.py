@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from devtools.smtp_sink import MailSink
-from services.contact_scheduler.domain.plan import ContactPoint, CoursePlan
+from services.contact_scheduler.domain.plan import ContactPoint, CoursePlan, open_points
 from services.notifier.config import NotifierSettings
 from shared.calendar import COPENHAGEN
 from shared.events import CourseStarted, Person, PersonUpserted
@@ -73,7 +73,9 @@ async def test_a_notifier_killed_at_0830_sends_no_second_digest(
             occurred_at=EIGHT_THIRTY, course_id=course.course_id, referral_id=f"r-{i}",
             employee_id=f"e-{i}", leader_id=f"l-{i}", psychologist_id=f"psy-{i % 3}",
             team_lead_id="tl-1", start_date=MONDAY)))
-        await producer.send(topics.scheduler_state, course.model_dump_json().encode(),
+        listed = open_points(course)
+        assert listed is not None
+        await producer.send(topics.open_points, listed.model_dump_json().encode(),
                             course.course_id)
     crashing = _spawn(kafka, notifier_settings, crash_at)
     assert crashing.wait(90) == 137  # killed right after its first digest

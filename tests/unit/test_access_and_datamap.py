@@ -31,8 +31,8 @@ def test_every_topic_a_service_subscribes_to_is_in_its_reads() -> None:
 
 def test_the_notifier_reads_requests_its_views_and_its_ledger_and_never_raw_intake() -> None:
     assert set(ACCESS["notifier"].reads) == {"notifications.requested", "people", "consents",
-                                             "notifier.ledger",
-                                             "contact-scheduler.state-changelog", "erasures"}
+                                             "notifier.ledger", "erasures",
+                                             "contact-points.open"}
     notifier = acls_for(ACCESS["notifier"], Topics("x-"))
     assert Acl("lederkontakt-notifier", "topic", "x-notifications.requested", "read") in notifier
     assert not any(a.name in ("x-referrals", "x-referrals.dlq", "x-courses", "x-sessions")

@@ -71,15 +71,25 @@ def test_an_empty_day_has_nothing_to_say() -> None:
 
 
 def test_a_point_completed_before_the_moment_drops_out() -> None:
-    plan = {"course_id": "c-1", "status": "open", "psychologist_id": "psy-1", "points": {
-        "start_call": {"point_id": "start_call", "kind": "start_call", "due_from": "2026-11-30",
-                       "due_by": "2026-12-02", "state": "due", "fired": ["due"]}}}
-    import json
+    from dataclasses import replace
 
-    before = course_contacts(json.dumps(plan).encode())
+    from services.contact_scheduler.domain.plan import ContactPoint, CoursePlan, open_points
+
+    point = ContactPoint(point_id="start_call", kind="start_call", due_from=MONDAY,
+                         due_by=date(2026, 12, 2), state="due", fired=("due",))
+    plan = CoursePlan(course_id="c-1", status="open", psychologist_id="psy-1",
+                      points={point.point_id: point})
+
+    def listed(plan: CoursePlan) -> CourseContacts | None:
+        """What the scheduler writes on contact-points.open, as the notifier reads it (with
+        the psychologist from the course's consents record)."""
+        record = open_points(plan)
+        contacts = course_contacts(record.model_dump_json().encode()) if record else None
+        return replace(contacts, psychologist_id="psy-1") if contacts else None
+
+    before = listed(plan)
     assert before is not None and not day_of([before], {"c-1": YES}).is_empty
-    plan["points"]["start_call"]["state"] = "completed"  # type: ignore[index]
-    assert course_contacts(json.dumps(plan).encode()) is None
+    assert listed(plan.with_point(point.model_copy(update={"state": "completed"}))) is None
 
 
 def test_courses_of_other_psychologists_say_nothing_to_this_one() -> None:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import ContactKind, ContactPointState, MeetingKind
+from shared.open_points import OpenPoint, OpenPoints
 
 Stage = Literal["due", "overdue", "escalated", "consent_due", "consent_overdue"]
 APPLIED_EVENTS = 100
@@ -89,3 +90,14 @@ class CoursePlan(BaseModel):
         """Remembers the event, and only the latest APPLIED_EVENTS of them: a repeat comes
         within seconds or minutes, not hundreds of events later."""
         return self.model_copy(update={"applied": (*self.applied, event_id)[-APPLIED_EVENTS:]})
+
+
+def open_points(plan: CoursePlan | None) -> OpenPoints | None:
+    """What the morning digest lists of a course: its open points by id and date; None once
+    none is open."""
+    if plan is None:
+        return None
+    points = tuple(OpenPoint(point_id=p.point_id, kind=p.kind, due_from=p.due_from,
+                             due_by=p.due_by, blocked=p.state == "blocked_no_consent")
+                   for p in plan.points.values() if p.is_open)
+    return OpenPoints(course_id=plan.course_id, points=points) if points else None
