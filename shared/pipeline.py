@@ -115,6 +115,27 @@ class Pipeline:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    async def offer(self, consumer: Any, records: Sequence[Any], fenced: bool) -> None:
+        """A poll's records: admitted once the group confirmed this member (when `fenced`).
+        Whatever keeps them from being admitted, their partitions are read again from what is
+        safe to commit: the consumer's position has passed them, and nothing else would bring
+        them back (no commit covers them, but a later one would pass them)."""
+        safe = self.points(records)
+        try:
+            if fenced and not self.confirmed_lately():
+                if not await still_member_at(consumer, safe, self.service, len(records)):
+                    return  # not a member: the partitions go to their new owner
+                self.confirmed()
+        except Exception as exc:
+            log.warning("poll_not_admitted", service=self.service, records=len(records),
+                        error=type(exc).__name__)
+            for tp, offset in safe.items():
+                self._parts.pop(tp, None)  # as a rewind: what is in flight on it comes again
+                with contextlib.suppress(IllegalStateError, AssertionError):
+                    consumer.seek(tp, offset)
+            return
+        await self.take(consumer, records)
+
     def confirmed_lately(self) -> bool:
         return time.monotonic() - self._confirmed_at < FENCE_FRESH_SECONDS
 
@@ -255,12 +276,7 @@ def consume_pipelined(broker: Any, topic: str, *, group_id: str, pipeline: Pipel
         records = msg.raw_message
         for record in records:
             observe_consumed(pipeline.service, record, msg.consumer)
-        if fenced and not pipeline.confirmed_lately():
-            if not await still_member_at(msg.consumer, pipeline.points(records),
-                                         pipeline.service, len(records)):
-                return
-            pipeline.confirmed()
-        await pipeline.take(msg.consumer, records)
+        await pipeline.offer(msg.consumer, records, fenced)
 
     on_batch.__name__ = on_batch.__qualname__ = getattr(pipeline._handle, "__name__", "on_record")
     broker.subscriber(

@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaConnectionError
 
 from shared.pipeline import Pipeline
 from tests.fakes import Record
@@ -179,5 +180,34 @@ def test_closing_waits_for_the_records_in_flight_and_commits_them() -> None:
         await closing
         assert handler.started == [1, 2]
         assert consumer.commits[-1] == {TP: 3}
+
+    asyncio.run(run())
+
+
+def test_a_poll_the_group_could_not_be_asked_about_is_read_again() -> None:
+    class Unreachable(Consumer):
+        async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+            raise KafkaConnectionError("coordinator away")
+
+    async def run() -> None:
+        handler, consumer = Gated(), Unreachable()
+        pipeline = Pipeline("t", handler, limit=8)
+        await pipeline.offer(consumer, [record(7), record(8)], fenced=True)
+        # Neither admitted nor passed over: the partition is read again from 7.
+        assert handler.started == [] and consumer.seeks == [(TP, 7)]
+
+    asyncio.run(run())
+
+
+def test_a_poll_of_a_member_the_group_dropped_is_left_to_the_new_owner() -> None:
+    class Dropped(Consumer):
+        async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+            raise CommitFailedError("rebalanced")
+
+    async def run() -> None:
+        handler = Gated()
+        pipeline = Pipeline("t", handler, limit=8)
+        await pipeline.offer(Dropped(), [record(7)], fenced=True)
+        assert handler.started == []
 
     asyncio.run(run())
