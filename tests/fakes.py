@@ -3,13 +3,16 @@ broker; each implements its Protocol, so mypy checks them like the real adapters
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
 
 from services.notifier.ports import MailParts
 from shared.events import ConsentState, Event, EventDecodeError, decode_event, encode_event
 from shared.kafka import Record as KafkaRecord
+from shared.state import ChangelogTable
 
 V = TypeVar("V")
 
@@ -134,3 +137,16 @@ def members_of(course_id: str, **roles: str) -> FakeView[Any]:
     from services.notifier.domain.membership import CourseMembers
 
     return FakeView({course_id: CourseMembers(started=True, **roles)})
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def ready_table(topic: str, producer: Any, model: type[M],
+                encode: Callable[[M], bytes] | None = None) -> ChangelogTable[M]:
+    """A state table with nothing to replay, ready at once; values are `model` as JSON."""
+    table: ChangelogTable[M] = ChangelogTable(
+        topic, {}, producer, encode=encode or (lambda v: v.model_dump_json().encode()),
+        decode=model.model_validate_json)
+    table.ready.set()
+    return table

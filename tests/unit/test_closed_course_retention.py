@@ -26,7 +26,7 @@ from shared.events import (
 from shared.retention import ClosedCourseSweep, is_expired
 from shared.state import ChangelogTable
 from shared.topics import RetentionSettings, Topics
-from tests.fakes import FakeProducer, Record
+from tests.fakes import FakeProducer, Record, ready_table
 from tests.samples import AT
 
 TOPICS = Topics("p-")
@@ -34,11 +34,7 @@ KEEP = timedelta(days=90)
 
 
 def _plans(producer: FakeProducer) -> ChangelogTable[CoursePlan]:
-    table: ChangelogTable[CoursePlan] = ChangelogTable(
-        "plans", {}, producer, encode=lambda p: p.model_dump_json().encode(),
-        decode=CoursePlan.model_validate_json)
-    table.ready.set()
-    return table
+    return ready_table("plans", producer, CoursePlan)
 
 
 def test_only_a_course_closed_longer_ago_than_the_setting_is_expired() -> None:
@@ -96,15 +92,9 @@ def test_the_sweep_waits_while_the_table_is_being_rebuilt() -> None:
 
 
 def _referral_handlers(producer: FakeProducer, clock: ManualClock) -> ReferralHandlers:
-    intake: ChangelogTable[IntakeRecord] = ChangelogTable(
-        "dedup", {}, producer, encode=lambda r: r.model_dump_json().encode(),
-        decode=IntakeRecord.model_validate_json)
-    consents: ChangelogTable[ConsentRecorded] = ChangelogTable(
-        TOPICS.consents, {}, producer, encode=encode_event,
-        decode=ConsentRecorded.model_validate_json)
-    intake.ready.set()
-    consents.ready.set()
-    return ReferralHandlers(TOPICS, producer, intake, consents, clock)
+    return ReferralHandlers(TOPICS, producer, ready_table("dedup", producer, IntakeRecord),
+                            ready_table(TOPICS.consents, producer, ConsentRecorded,
+                                        encode=encode_event), clock)
 
 
 def test_the_consent_record_of_an_ended_course_is_dated_once_and_swept_after_the_setting() -> None:

@@ -12,12 +12,10 @@ from services.notifier.config import NotifierSettings
 from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.domain.membership import may_be_on_its_way
 from services.notifier.handlers import NotifierHandlers
-from services.referral.domain.intake import IntakeRecord
 from services.referral.handlers import ReferralHandlers
 from shared.clock import ManualClock
 from shared.events import (
     ConsentGiven,
-    ConsentRecorded,
     CourseCancelled,
     CourseEnded,
     CourseMembers,
@@ -26,9 +24,9 @@ from shared.events import (
     PsychologistAssigned,
     encode_event,
 )
-from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms
+from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms, ready_table
+from tests.unit.test_closed_course_retention import _referral_handlers
 from tests.unit.test_notifier_rules import AT, LEADER, MEMBERS, PSY, consented, request
 
 TOPICS = Topics("p-")
@@ -40,15 +38,7 @@ START = CourseStarted(occurred_at=AT, course_id="c-1", referral_id="r-1", employ
 
 def _referral() -> tuple[ReferralHandlers, FakeProducer]:
     producer = FakeProducer()
-    intake: ChangelogTable[IntakeRecord] = ChangelogTable(
-        "dedup", {}, producer, encode=lambda r: r.model_dump_json().encode(),
-        decode=IntakeRecord.model_validate_json)
-    consents: ChangelogTable[ConsentRecorded] = ChangelogTable(
-        TOPICS.consents, {}, producer, encode=encode_event,
-        decode=ConsentRecorded.model_validate_json)
-    intake.ready.set()
-    consents.ready.set()
-    return ReferralHandlers(TOPICS, producer, intake, consents, ManualClock(NOW)), producer
+    return _referral_handlers(producer, ManualClock(NOW)), producer
 
 
 def _apply(handlers: ReferralHandlers, *events: Event) -> None:
@@ -120,10 +110,7 @@ def test_a_request_waits_only_for_what_can_still_come() -> None:
 def _notifier(members: FakeView[CourseMembers], wait: float) -> tuple[NotifierHandlers,
                                                                       RecordingSender]:
     producer = FakeProducer()
-    ledger: ChangelogTable[LedgerEntry] = ChangelogTable(
-        "ledger", {}, producer, encode=lambda e: e.model_dump_json().encode(),
-        decode=LedgerEntry.model_validate_json)
-    ledger.ready.set()
+    ledger = ready_table("ledger", producer, LedgerEntry)
     consents = FakeView({"c-abc123": consented(True)})
     sender = RecordingSender(consents)
     people = FakeView({"l": LEADER, "p": PSY, "x": PSY.model_copy(update={"person_id": "x"})})

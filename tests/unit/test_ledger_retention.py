@@ -11,18 +11,14 @@ from services.notifier.domain.ledger import LedgerEntry
 from services.notifier.retention import LedgerRetention
 from shared.clock import ManualClock
 from shared.state import ChangelogTable
-from tests.fakes import FakeProducer, FakeView
+from tests.fakes import FakeProducer, FakeView, ready_table
 from tests.unit.test_notifier_parked import LATE, MORNING, REQUEST, notifier, record
 
 KEEP = timedelta(days=90)
 
 
 def _ledger(producer: FakeProducer) -> ChangelogTable[LedgerEntry]:
-    ledger: ChangelogTable[LedgerEntry] = ChangelogTable(
-        "ledger", {}, producer, encode=lambda e: e.model_dump_json().encode(),
-        decode=LedgerEntry.model_validate_json)
-    ledger.ready.set()
-    return ledger
+    return ready_table("ledger", producer, LedgerEntry)
 
 
 def test_a_settled_entry_names_its_course_and_a_waiting_one_is_not_dated() -> None:
