@@ -17,9 +17,8 @@ from shared.clock import ManualClock
 from shared.events import ConsentState, NotificationFacts, NotificationRequested, Person, encode_event
 from shared.notification_kinds import KINDS, STAFF_ROLES, NotificationKind, RecipientRole
 from shared.portal_links import DEFAULT_PORTAL_URL, PORTAL_URL_VARIABLE, course_page_url
-from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms, members_of
+from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms, members_of, ready_table
 from tests.unit.test_notifier_consent_property import AT
 from tests.unit.test_portal_pages import _client
 
@@ -95,10 +94,7 @@ def test_the_notifier_links_to_the_address_the_portal_is_configured_with(
 
 def test_the_notifier_sends_the_psychologist_a_mail_with_the_course_link() -> None:
     producer = FakeProducer()
-    ledger: ChangelogTable[LedgerEntry] = ChangelogTable(
-        "ledger", {}, producer, encode=lambda e: e.model_dump_json().encode(),
-        decode=LedgerEntry.model_validate_json)
-    ledger.ready.set()
+    ledger = ready_table("ledger", producer, LedgerEntry)
     consents: FakeView[ConsentState] = FakeView()
     sender = RecordingSender(consents)
     handlers = NotifierHandlers(Topics(), producer, ledger, FakeView({"r": RECIPIENT, "p": PSYCHOLOGIST}),

@@ -10,9 +10,8 @@ from services.notifier.handlers import NotifierHandlers
 from services.notifier.ports import MailParts
 from shared.clock import ManualClock
 from shared.events import ConsentState, NotificationRequested, decode_event, encode_event
-from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms, members_of
+from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms, members_of, ready_table
 from tests.unit.test_notifier_consent_property import AT, PEOPLE
 
 TOPICS = Topics()
@@ -42,10 +41,7 @@ def request(n: int) -> NotificationRequested:
 
 async def _run(batch: list[NotificationRequested]) -> tuple[SlowSender, FakeProducer]:
     producer = FakeProducer()
-    ledger: ChangelogTable[LedgerEntry] = ChangelogTable(
-        "ledger", {}, producer, encode=lambda e: e.model_dump_json().encode(),
-        decode=LedgerEntry.model_validate_json)
-    ledger.ready.set()
+    ledger = ready_table("ledger", producer, LedgerEntry)
     consents: FakeView[ConsentState] = FakeView()
     sender = SlowSender(consents)
     handlers = NotifierHandlers(TOPICS, producer, ledger, FakeView(dict(PEOPLE)), consents,

@@ -21,9 +21,8 @@ from shared.events import (
     NotificationRequested,
     Person,
 )
-from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, RecordingSender, RecordingSms, members_of
+from tests.fakes import FakeProducer, FakeView, RecordingSender, RecordingSms, members_of, ready_table
 
 AT = datetime(2026, 11, 26, 12, tzinfo=COPENHAGEN)
 PEOPLE = {
@@ -53,10 +52,7 @@ def test_no_leader_message_without_consent_current_at_sending(ops: list[tuple[An
 
 async def _run(ops: list[tuple[Any, ...]]) -> None:
     producer = FakeProducer()
-    ledger: ChangelogTable[LedgerEntry] = ChangelogTable(
-        "ledger", {}, producer, encode=lambda e: e.model_dump_json().encode(),
-        decode=LedgerEntry.model_validate_json)
-    ledger.ready.set()
+    ledger = ready_table("ledger", producer, LedgerEntry)
     consents: FakeView[ConsentState] = FakeView()
     people = FakeView(dict(PEOPLE))
     sender = RecordingSender(consents)

@@ -15,7 +15,7 @@ from shared.clock import ManualClock
 from shared.events import ConsentState, encode_event
 from shared.state import ChangelogTable, PartitionMoved
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms, members_of
+from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms, members_of, ready_table
 from tests.unit.test_notifier_batches import request
 from tests.unit.test_notifier_consent_property import AT, PEOPLE
 
@@ -89,10 +89,7 @@ def test_requests_of_a_partition_revoked_while_they_wait_are_not_sent() -> None:
     """Two slots, four requests: the two under way when the partition is revoked are sent and
     recorded, the two still waiting are left to the next owner."""
     producer = FakeProducer()
-    ledger: ChangelogTable[LedgerEntry] = ChangelogTable(
-        "ledger", {}, producer, encode=lambda e: e.model_dump_json().encode(),
-        decode=LedgerEntry.model_validate_json)
-    ledger.ready.set()
+    ledger = ready_table("ledger", producer, LedgerEntry)
     consents: FakeView[ConsentState] = FakeView()
     started = asyncio.Event()
 

@@ -21,9 +21,8 @@ from services.notifier.handlers import NotifierHandlers
 from shared.clock import ManualClock
 from shared.events import ConsentState, encode_event
 from shared.kafka import still_member
-from shared.state import ChangelogTable
 from shared.topics import Topics
-from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms, members_of
+from tests.fakes import FakeProducer, FakeView, Record, RecordingSender, RecordingSms, members_of, ready_table
 from tests.unit.test_notifier_batches import request
 from tests.unit.test_notifier_consent_property import AT, PEOPLE
 
@@ -110,10 +109,7 @@ def test_a_ledger_write_after_a_send_is_tried_again_in_place(
 
     monkeypatch.setattr(module, "LEDGER_WRITE_PAUSES", (0.01, 0.01))
     producer = _FlakyProducer()
-    ledger: ChangelogTable[LedgerEntry] = ChangelogTable(
-        "ledger", {}, producer, encode=lambda e: e.model_dump_json().encode(),
-        decode=LedgerEntry.model_validate_json)
-    ledger.ready.set()
+    ledger = ready_table("ledger", producer, LedgerEntry)
     consents: FakeView[ConsentState] = FakeView()
     sender = RecordingSender(consents)
     handlers = NotifierHandlers(TOPICS, producer, ledger, FakeView(dict(PEOPLE)), consents,
