@@ -70,7 +70,8 @@ def sms() -> Iterator[SmsGatewayDouble]:
 def notifier_settings(smtp: tuple[MailSink, int], sms: SmsGatewayDouble,
                       tls: tuple[ssl.SSLContext, str]) -> NotifierSettings:
     return NotifierSettings(smtp_port=smtp[1], smtp_cafile=tls[1], sms_base_url=sms.url,
-                            sms_token=sms.token, retry_base_seconds=0.05, tick_seconds=0.05)
+                            sms_token=sms.token, retry_base_seconds=0.05, tick_seconds=0.05,
+                            membership_wait_seconds=10)
 
 
 @pytest.fixture

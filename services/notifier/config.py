@@ -39,8 +39,9 @@ class NotifierSettings(BaseSettings):
     concurrency: int = 16
     # Until how long after it was written a request naming a role its course's record does
     # not show yet waits for it (the referral service writes the record a moment after the
-    # course event), before it is suppressed as not_in_role.
-    membership_wait_seconds: float = 10.0
+    # course event), before it is suppressed as not_in_role. A minute covers a broker failover
+    # or a restart of the referral service (10 s lost a receipt when a broker was killed).
+    membership_wait_seconds: float = 60.0
     # The portal's address (the portal's own setting), the base of the links in staff mails.
     portal_url: str = Field(DEFAULT_PORTAL_URL, validation_alias=AliasChoices(PORTAL_URL_VARIABLE))
     # When the morning digests go out on working days (Copenhagen time); the scheduler's
