@@ -12,6 +12,9 @@ from shared.logging import configure_logging
 def main() -> None:
     configure_logging()
     settings = PortalSettings()
+    reason = settings.refusal()
+    if reason is not None:
+        raise SystemExit(f"portal: refusing to start: {reason}")
     # log_config=None: uvicorn's loggers go through the root handlers, which redact.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
                 proxy_headers=True, server_header=False)

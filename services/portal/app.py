@@ -63,6 +63,10 @@ class Portal:
         self.publisher = Publisher(self.broker, self.view, self.settings.publish_timeout_seconds)
         self.oauth = make_oauth(self.settings)
         self.org_units = OrgUnits.from_toml(self.settings.org_units.read_text(encoding="utf-8"))
+        directory = self.settings.staff()
+        self.psychologists = self.settings.choosable(directory)
+        self.assignable = None if directory is None \
+            else frozenset(p.person_id for p in self.psychologists if p.person_id)
 
     def language_of(self, request: Request) -> Language:
         return language(request)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.referral.domain.staff import StaffDirectory, StaffRole
 from shared.events import ReferredPerson
 from shared.portal_links import DEFAULT_PORTAL_URL
 
@@ -17,7 +19,8 @@ DEFAULT_ORG_UNITS = Path(__file__).resolve().parents[2] / "config" / "org-units.
 class PortalSettings(BaseSettings):
     """The portal's settings, from LEDERKONTAKT_PORTAL_* environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="LEDERKONTAKT_PORTAL_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LEDERKONTAKT_PORTAL_", extra="ignore",
+                                      populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -38,9 +41,51 @@ class PortalSettings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     publish_timeout_seconds: float = 10.0
     read_your_write_timeout_seconds: float = 5.0
-    # Who a new referral goes to until a team lead reassigns it, and whom a team lead can choose.
+    # Who a new referral goes to until a team lead reassigns it, and (development only, without
+    # a staff directory) whom a team lead can choose.
     intake_psychologist: ReferredPerson | None = None
     intake_team_lead: ReferredPerson | None = None
     psychologists: list[ReferredPerson] = Field(default_factory=list)
+    # The team's staff directory, the file the referral service reads: a team lead can choose
+    # only its psychologists, so that nobody else becomes a course's psychologist.
+    staff_file: Path | None = Field(default=None, validation_alias="LEDERKONTAKT_STAFF_FILE")
+    # Development and tests only, as for the referral service: the portal may start without
+    # the directory, and then a course may be reassigned to any id.
+    development: bool = Field(default=False, validation_alias="LEDERKONTAKT_DEVELOPMENT")
     # The units the referral form offers (the reporting service reads the same file).
     org_units: Path = DEFAULT_ORG_UNITS
+
+    def refusal(self) -> str | None:
+        """Why the portal must not start as configured, in an operator's words; None when it
+        may."""
+        if self.staff_file is None:
+            return None if self.development else (
+                "LEDERKONTAKT_STAFF_FILE is not set: a team lead could make anyone a course's "
+                "psychologist. Set it (see the README, Configuration), or set "
+                "LEDERKONTAKT_DEVELOPMENT=1 on a development machine.")
+        try:
+            directory = self.staff()
+        except (OSError, ValueError) as exc:
+            return f"the staff directory {self.staff_file} cannot be read: {exc}"
+        assert directory is not None
+        roles: tuple[tuple[ReferredPerson | None, StaffRole], ...] = (
+            (self.intake_psychologist, "psychologist"), (self.intake_team_lead, "team_lead"))
+        for named, role in roles:
+            if named is not None and directory.find(named, role) is None:
+                # Every referral from the portal would go to the referral service's DLQ.
+                return (f"LEDERKONTAKT_PORTAL_INTAKE_{role.upper()} is not a {role} in the "
+                        f"staff directory {self.staff_file}")
+        return None
+
+    def staff(self) -> StaffDirectory | None:
+        if self.staff_file is None:
+            return None
+        with self.staff_file.open("rb") as f:
+            return StaffDirectory.model_validate(tomllib.load(f))
+
+    def choosable(self, directory: StaffDirectory | None) -> list[ReferredPerson]:
+        """The psychologists a team lead can give a course: the directory's, or without one
+        (development) the configured list."""
+        if directory is None:
+            return list(self.psychologists)
+        return [m.as_referred() for m in directory.staff if "psychologist" in m.roles]

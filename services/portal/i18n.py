@@ -304,6 +304,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                            "Your user has no e-mail address; contact IT."),
     "error.only_employee": ("Kun medarbejderen kan give samtykke til lederkontakt.",
                             "Only the employee can consent to leader contact."),
+    "error.not_a_psychologist": ("Vælg en psykolog fra teamets personaleliste.",
+                                 "Choose a psychologist from the team's staff directory."),
     "error.closed": ("Forløbet er lukket.", "The course is closed."),
     "error.invalid": ("Værdien er ikke gyldig.", "The value is not valid."),
     "error.back": ("Prøv igen", "Try again"),

@@ -24,7 +24,7 @@ from services.referral.domain.intake import (
     taken_back,
 )
 from services.referral.domain.people import Known, choose_reminders
-from services.referral.domain.staff import StaffDirectory, resolve_staff
+from services.referral.domain.staff import StaffDirectory, assignment_refusal, resolve_staff
 from shared import telemetry
 from shared.catalogue import events_on
 from shared.clock import Clock, SystemClock
@@ -39,6 +39,7 @@ from shared.events import (
     Person,
     PersonErased,
     PersonUpserted,
+    PsychologistAssigned,
     ReferralSubmitted,
     ReferralWithdrawn,
     RemindersChosen,
@@ -357,6 +358,8 @@ class ReferralHandlers:
         """The course's record after `event`: its consent, who holds which role in it (the
         notifier reads them here, not from `courses` and `sessions`), and when it closed; None
         when the event changes none of them."""
+        if await self._assignment_refused(record, event):
+            return None
         consent = await self._apply_consent(record, event, known)
         current = consent or known
         members = course_members.fold(current.members if current else None, event)
@@ -367,6 +370,22 @@ class ReferralHandlers:
             # From this moment the record's retention counts.
             current = self._marked(event, current, closed_at=self.clock.now())
         return None if current is known else current
+
+    async def _assignment_refused(self, record: Any, event: Event) -> bool:
+        """A psychologist the staff directory does not know is not taken into the course's
+        members (the course keeps the one it had): the assignment goes to the DLQ with the
+        reason, to be replayed once the directory names them. Without a directory
+        (development), any assignment is taken."""
+        if self.staff is None or not isinstance(event, PsychologistAssigned):
+            return False
+        reason = assignment_refusal(event, self.staff)
+        if reason is None:
+            return False
+        await self.producer.dead_letter(self.topics.dlq(self.topics.base(record.topic)),
+                                        record.value, record.key, reason,
+                                        (record.topic, record.partition, record.offset))
+        log.warning("assignment_refused", course_id=event.course_id, reason=reason)
+        return True
 
     @staticmethod
     def _marked(event: Event, known: ConsentRecorded | None,

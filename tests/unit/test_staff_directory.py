@@ -10,8 +10,9 @@ from pydantic import ValidationError
 
 from services.referral.config import ReferralSettings
 from services.referral.domain.staff import StaffDirectory, resolve_staff
+from shared.clock import ManualClock
 from shared.events import ReferredPerson, encode_event
-from tests.fakes import Record
+from tests.fakes import FakeProducer, Record
 from tests.samples import referral
 from tests.unit.test_referral_handler_properties import TOPICS, _handlers
 
@@ -123,3 +124,55 @@ def test_a_referral_naming_an_erased_person_and_an_unknown_psychologist_keeps_no
     [cancelled] = producer.on(TOPICS.courses)
     assert b"course.cancelled" in (cancelled.value or b"")
     assert cancelled.key == course_id_for("r-late")
+
+
+def _assign(directory: StaffDirectory | None,
+            *psychologists: str) -> tuple[str | None, FakeProducer]:
+    """A course started with psy-1, then assigned each of `psychologists` in turn."""
+    from datetime import date, timedelta
+
+    from shared.events import CourseStarted, PsychologistAssigned
+    from tests.unit.test_course_members import AT, NOW
+
+    handlers, producer = _handlers()
+    handlers.clock = ManualClock(NOW)
+    handlers.staff = directory
+    start = CourseStarted(occurred_at=AT, course_id="c-1", referral_id="r-1", employee_id="e",
+                          leader_id="l", psychologist_id="psy-1", team_lead_id="lead-1",
+                          start_date=date(2026, 11, 26))
+    records = [Record(TOPICS.courses, encode_event(start), b"c-1", 0, 0)]
+    for n, psychologist in enumerate(psychologists, start=1):
+        assigned = PsychologistAssigned(occurred_at=AT + timedelta(minutes=n), course_id="c-1",
+                                        psychologist_id=psychologist)
+        records.append(Record(TOPICS.sessions, encode_event(assigned), b"c-1", 0, n))
+    asyncio.run(handlers.on_courses_and_sessions(records))
+    record = handlers.consents.get("c-1")
+    assert record is not None and record.members is not None
+    return record.members.psychologist_id, producer
+
+
+def test_a_course_is_not_given_a_psychologist_the_directory_does_not_know(
+    directory: StaffDirectory,
+) -> None:
+    # Whoever may write `sessions` would otherwise make anyone on `people` the course's
+    # psychologist: its reminders and digest lines, and named to the leader with their phone.
+    psychologist, producer = _assign(directory, "mallory", "lead-1")
+    assert psychologist == "psy-1"
+    dead = producer.on(TOPICS.dlq("sessions"))
+    assert [d.headers["dlq.reason"] for d in dead] == [
+        "unknown staff: no psychologist with id mallory in the staff directory",
+        "unknown staff: no psychologist with id lead-1 in the staff directory"]
+
+
+def test_a_psychologist_in_the_directory_takes_the_course_and_without_one_anyone_does(
+    directory: StaffDirectory, tmp_path: Path,
+) -> None:
+    path = tmp_path / "more.toml"
+    path.write_text(TEAM.replace('"psy-1"', '"psy-2"', 1).replace("pia@", "per@"))
+    other = ReferralSettings(staff_file=path).staff()
+    assert other is not None
+    both = StaffDirectory(email_domains=directory.email_domains,
+                          staff=(*directory.staff, other.staff[0]))
+    assert _assign(both, "psy-2")[0] == "psy-2"
+    # Development, without a directory: staff are taken as named, as referrals are.
+    assert _assign(None, "mallory")[0] == "mallory"

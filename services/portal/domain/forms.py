@@ -152,6 +152,9 @@ class ActionContext:
     course_id: str
     event_id: UUID
     now: datetime
+    # Whom a course may be reassigned to: the staff directory's psychologists; None (in
+    # development, without a directory) for anyone.
+    assignable: frozenset[str] | None = None
 
 
 def _date(form: Form, field: str) -> date:
@@ -256,6 +259,9 @@ def _end(form: Form, c: ActionContext) -> Event:
 
 def _reassign(form: Form, c: ActionContext) -> Event:
     psychologist_id = form.get("psychologist_id", "").strip()
+    if c.assignable is not None and psychologist_id not in c.assignable:
+        # The referral service would not take them into the course's members either.
+        raise FormInvalid({"psychologist_id": "error.not_a_psychologist"})
     try:
         return PsychologistAssigned(event_id=c.event_id, occurred_at=c.now,
                                     course_id=c.course_id, psychologist_id=psychologist_id)

@@ -73,7 +73,7 @@ def render_course(request: Request, me: Identity, course: CourseRow,
         "meetings": view.upcoming_meetings(course.course_id),
         "meeting_minutes": MEETING_MINUTES,
         "can_act": course.status == "open", "can_reassign": "team_lead" in me.roles,
-        "psychologists": portal.settings.psychologists, "form_key": uuid.uuid4().hex,
+        "psychologists": portal.psychologists, "form_key": uuid.uuid4().hex,
         "errors": errors or {}, "action_errors_for": failed}, status_code)
 
 
@@ -105,7 +105,7 @@ async def _act(request: Request, me: Identity, course_id: str, action: str,
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     context = ActionContext(course.course_id,
                             form_event_id(me.person_id, form.get("form_key") or uuid.uuid4().hex),
-                            portal.clock.now())
+                            portal.clock.now(), portal.assignable)
     if course.status != "open":
         return render_course(request, me, course, {action: {"form": "error.closed"}}, action, 409)
     try:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from shared.events import Person, ReferralSubmitted, ReferredPerson
+from shared.events import Person, PsychologistAssigned, ReferralSubmitted, ReferredPerson
 from shared.events.people import Language, Name, PersonId, Phone
 
 StaffRole = Literal["psychologist", "team_lead"]
@@ -95,3 +95,14 @@ def resolve_staff(referral: ReferralSubmitted,
             return f"unknown staff: no {role} with {how} in the staff directory"
         replaced[field] = member.as_referred()
     return referral.model_copy(update=replaced) if replaced else referral
+
+
+def assignment_refusal(assigned: PsychologistAssigned, directory: StaffDirectory) -> str | None:
+    """Why a course cannot be given this psychologist, or None when it can. Whoever may write
+    `sessions` could otherwise make anyone on `people` a course's psychologist: they would get
+    its staff reminders and digest lines, and be named to the leader with their phone."""
+    member = directory.member(assigned.psychologist_id)
+    if member is None or "psychologist" not in member.roles:
+        return (f"unknown staff: no psychologist with id {assigned.psychologist_id} in the "
+                f"staff directory")
+    return None
