@@ -37,11 +37,15 @@ class NotifierSettings(BaseSettings):
     # Requests read and committed together, and how many of them are worked on at once.
     batch_size: int = 200
     concurrency: int = 16
-    # Until how long after it was written a request naming a role its course's record does
-    # not show yet waits for it (the referral service writes the record a moment after the
-    # course event), before it is suppressed as not_in_role. A minute covers a broker failover
-    # or a restart of the referral service (10 s lost a receipt when a broker was killed).
-    membership_wait_seconds: float = 60.0
+    # A request naming a role its course's record does not show yet, but may still get (the
+    # referral service writes the record a moment after the course event), waits for it in its
+    # slot until this long after it was written; then it is parked in the ledger and looked at
+    # again (the whole gate), first after `membership_retry_seconds`, the pauses doubling up to
+    # five minutes, until `membership_horizon_seconds` after it was parked, when it is
+    # suppressed as not_in_role.
+    membership_wait_seconds: float = 2.0
+    membership_retry_seconds: float = 5.0
+    membership_horizon_seconds: float = 86400.0
     # The portal's address (the portal's own setting), the base of the links in staff mails.
     portal_url: str = Field(DEFAULT_PORTAL_URL, validation_alias=AliasChoices(PORTAL_URL_VARIABLE))
     # When the morning digests go out on working days (Copenhagen time); the scheduler's

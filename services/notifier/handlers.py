@@ -12,7 +12,11 @@ between, a revocation that stopped waiting, a member its group dropped while it 
 and that sent on until it heard), or whose acceptance never reached us (the connection lost
 after the message was handed over): the request is tried again and the message may arrive
 twice, with the same Message-ID (e-mail) or reference (SMS), so the copy can be recognised
-downstream.
+downstream. The fence is looked at when a poll's requests are admitted, and a request may then
+wait in its slot for its course's members (`membership_wait_seconds`, a couple of seconds)
+before it sends: that wait widens the window of a dropped member by as much. A request whose
+members take longer is parked in the ledger instead, and its later try holds the ledger's
+partition like any parked one.
 """
 
 from __future__ import annotations
@@ -33,7 +37,12 @@ from services.notifier.config import NotifierSettings
 from services.notifier.domain.delivery import Defer, Send, Suppress, plan_delivery, retry_moment
 from services.notifier.domain.ics import Address
 from services.notifier.domain.ledger import LedgerEntry, for_retention
-from services.notifier.domain.membership import CourseMembers, may_be_on_its_way, without_erased
+from services.notifier.domain.membership import (
+    CourseMembers,
+    may_be_on_its_way,
+    next_look,
+    without_erased,
+)
 from services.notifier.domain.render import (
     Rendered,
     build_context,
@@ -219,9 +228,7 @@ class NotifierHandlers:
             return
         plan, members, now = decided
         if isinstance(plan, Suppress):
-            await self._settle(request, partition, LedgerEntry(
-                notification_id=request.notification_id, state="suppressed",
-                reason=plan.reason, attempts=attempts))
+            await self._refuse(request, partition, plan, members, attempts, now)
             return
         if isinstance(plan, Defer):
             await self._park(request, partition, LedgerEntry(
@@ -235,6 +242,31 @@ class NotifierHandlers:
             if self._still_due(request.notification_id, attempts):
                 await self._deliver(request, plan, rendered, partition, attempts, source, now)
 
+    async def _refuse(self, request: NotificationRequested, partition: int, plan: Suppress,
+                      members: CourseMembers | None, attempts: int, now: datetime) -> None:
+        """Settle a request the gate refused; but one naming a role its course's record may still
+        get is parked (not held in a slot while the referral service is behind or down) and goes
+        through the whole gate again at its next look, until the horizon."""
+        parked = self.ledger.get(request.notification_id)
+        earlier = parked.awaiting_members_since if parked is not None else None
+        # A request the gate let through before (parked for quiet hours or a retry) that no
+        # longer holds its role has lost it: it is refused at once.
+        if plan.reason == "not_in_role" and (parked is None or earlier is not None) \
+                and may_be_on_its_way(request, members):
+            since = earlier or now
+            again = next_look(since, now,
+                              timedelta(seconds=self.settings.membership_horizon_seconds),
+                              timedelta(seconds=self.settings.membership_retry_seconds))
+            if again is not None:
+                await self._park(request, partition, LedgerEntry(
+                    notification_id=request.notification_id, state="deferred",
+                    reason="awaiting_members", attempts=attempts, due_at=again,
+                    request=request, awaiting_members_since=since), report=earlier is None)
+                return
+        await self._settle(request, partition, LedgerEntry(
+            notification_id=request.notification_id, state="suppressed",
+            reason=plan.reason, attempts=attempts))
+
     def _still_due(self, notification_id: str, attempts: int) -> bool:
         """Whether the ledger, as this member holds it now, still leaves this attempt to be
         made: nobody settled the notification or tried it again meanwhile."""
@@ -245,8 +277,9 @@ class NotifierHandlers:
                       ) -> tuple[Suppress | Defer | Send, CourseMembers | None, datetime] | str:
         """The gate's decision from the views as they are now; a reason when the rules fail. A
         role that may be on its way to the course's record (see `may_be_on_its_way`) is waited
-        for, up to `membership_wait_seconds` after the request was written, before the request
-        is refused as not_in_role."""
+        for in the slot, up to `membership_wait_seconds` after the request was written (the
+        common case: the record follows the course event within milliseconds); a retry from the
+        timer loop does not wait."""
         wait = timedelta(seconds=self.settings.membership_wait_seconds)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (wait - age).total_seconds() if age is not None else 0.0
@@ -387,13 +420,17 @@ class NotifierHandlers:
                  reason=entry.reason, attempts=entry.attempts)
 
     async def _park(self, request: NotificationRequested, partition: int,
-                    entry: LedgerEntry) -> None:
+                    entry: LedgerEntry, report: bool = True) -> None:
+        """Write the waiting entry and set its timer; `report`: count it and publish it as
+        deferred (a request parked again for the same reason is neither counted nor reported
+        again)."""
         entry = for_retention(_sanitised(entry), request, self.clock.now())
         await self._record(entry, partition)
-        NOTIFICATIONS.labels(entry.state, entry.channel or "", _label(entry.reason)).inc()
         assert entry.due_at is not None
         self.parked.push(entry.due_at, entry.notification_id, partition)
-        await self._publish_status(request, entry)
+        if report:
+            NOTIFICATIONS.labels(entry.state, entry.channel or "", _label(entry.reason)).inc()
+            await self._publish_status(request, entry)
         log.info("notification_parked", notification_id=entry.notification_id,
                  state=entry.state, until=entry.due_at.isoformat(), reason=entry.reason)
 
@@ -413,8 +450,11 @@ class NotifierHandlers:
 
     async def _publish_status(self, request: NotificationRequested, entry: LedgerEntry,
                               sms_segments: int | None = None) -> None:
+        # Waiting for members and then for the quiet hours are two deferrals of one attempt.
+        waiting = "/awaiting_members" if entry.awaiting_members_since is not None else ""
         common: dict[str, Any] = dict(
-            event_id=uuid5(_NS, f"{entry.notification_id}/{entry.state}/{entry.attempts}"),
+            event_id=uuid5(_NS, f"{entry.notification_id}/{entry.state}/{entry.attempts}"
+                                f"{waiting}"),
             occurred_at=self.clock.now(), course_id=request.course_id,
             correlation_id=request.correlation_id, notification_id=entry.notification_id,
             kind=request.kind, recipient_role=request.recipient_role)
@@ -445,7 +485,10 @@ class NotifierHandlers:
 
         async def retry(nid: str, entry: LedgerEntry, partition: int) -> None:
             assert entry.request is not None
-            await self.attempt(entry.request, partition, entry.attempts, own=True)
+            # A request parked before the gate let it through (waiting for its course's
+            # members) is checked as one read from the topic: the whole gate, every time.
+            own = entry.awaiting_members_since is None
+            await self.attempt(entry.request, partition, entry.attempts, own=own)
 
         return await self.parked.fire_due(self.clock.now(), retry, busy=self._in_flight.__contains__)
 

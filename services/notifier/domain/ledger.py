@@ -30,6 +30,10 @@ class LedgerEntry(BaseModel):
     # retention counts: the moment its course closed, or a digest's settling.
     course_id: str | None = None
     closed_at: datetime | None = None
+    # Set only on a request parked because the role it names may still reach its course's
+    # record (the gate has not let it through): when it was first parked, from which its
+    # horizon counts. Its next try goes through the whole gate again.
+    awaiting_members_since: datetime | None = None
 
     @property
     def terminal(self) -> bool:

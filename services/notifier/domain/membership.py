@@ -5,11 +5,15 @@ decides from it, never from the role a request claims."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from shared.events import CourseMembers, NotificationRequested
 from shared.notification_kinds import KINDS
 
-__all__ = ["CourseMembers", "may_be_on_its_way", "without_erased"]
+__all__ = ["CourseMembers", "may_be_on_its_way", "next_look", "without_erased"]
+
+# The longest pause between two looks at a request waiting for its course's members.
+LONGEST_PAUSE = timedelta(minutes=5)
 
 
 def without_erased(members: CourseMembers | None,
@@ -39,3 +43,15 @@ def may_be_on_its_way(request: NotificationRequested, members: CourseMembers | N
         return False
     others = (members.employee_id, members.leader_id, members.team_lead_id)
     return request.recipient_id != members.psychologist_id and request.recipient_id not in others
+
+
+def next_look(since: datetime, now: datetime, horizon: timedelta, first: timedelta,
+              longest: timedelta = LONGEST_PAUSE) -> datetime | None:
+    """When a request parked since `since` for a role that may still reach its course's record
+    is looked at again: the pause doubles from `first` (each one as long as the wait so far) up
+    to `longest`, and the last look falls on the horizon. None once the horizon has passed: the
+    request is then refused."""
+    if now >= since + horizon:
+        return None
+    pause = min(longest, max(first, now - since))
+    return min(now + pause, since + horizon)
