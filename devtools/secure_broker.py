@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools import kafka_broker
-from shared.access import ACCESS, INTAKE, OPERATOR, PORTAL
+from shared.access import PRINCIPALS as ACCESS_PRINCIPALS
 
 ADMIN = "admin"
 # The principal of the broker's own certificate, for its controller and inter-broker traffic.
 BROKER = "broker"
-PRINCIPALS = (*(a.principal for a in ACCESS.values()), PORTAL.principal, INTAKE.principal,
-              OPERATOR.principal)
+PRINCIPALS = tuple(a.principal for a in ACCESS_PRINCIPALS)
 REPO = Path(__file__).resolve().parent.parent
 
 

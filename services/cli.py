@@ -132,9 +132,29 @@ def _datamap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _access_table(args: argparse.Namespace) -> int:
+    from services.ops.access_table import README, render, write
+
+    if args.check:
+        if write(check=True):
+            print(f"the access table in {README} is out of date; run "
+                  "`lederkontakt acls table --write`", file=sys.stderr)
+            return 1
+        print(f"the access table in {README} matches the code")
+        return 0
+    if args.write:
+        write()
+        print(f"access table written to {README}")
+        return 0
+    print(render())
+    return 0
+
+
 def _acls(args: argparse.Namespace) -> int:
     from shared.access import all_acls
 
+    if args.action == "table":
+        return _access_table(args)
     settings = KafkaSettings()
     acls = all_acls(Topics(settings.topic_prefix))
     if args.action == "print":
@@ -255,7 +275,11 @@ def _add_data_protection(sub: Any) -> None:
     datamap.set_defaults(func=_datamap)
 
     acls = sub.add_parser("acls", help="the broker ACLs of each service's principal")
-    acls.add_argument("action", choices=["print", "apply"])
+    acls.add_argument("action", choices=["print", "apply", "table"],
+                      help="table: the README's Access table, in Markdown")
+    acls.add_argument("--write", action="store_true", help="table: write it into README.md")
+    acls.add_argument("--check", action="store_true",
+                      help="table: fail if README.md's table does not match the code")
     acls.set_defaults(func=_acls)
 
 

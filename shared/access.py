@@ -3,7 +3,8 @@ and the per-service principals are all derived."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from shared.topics import Topics
 
@@ -16,6 +17,9 @@ class ServiceAccess:
     reads: tuple[str, ...]
     writes: tuple[str, ...]
     groups: tuple[str, ...] = ()
+    # Why it needs a topic, where that is not plain from what the service does (the README's
+    # Access table is generated from these, see `lederkontakt acls table`).
+    why: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 # Changelogs are read back on start (restore) and written as state changes; views (the
@@ -31,6 +35,12 @@ ACCESS: dict[str, ServiceAccess] = {
         writes=("courses", "people", "consents", "notifications.requested",
                 "referral.dedup-changelog", "referrals.dlq", "courses.dlq", "sessions.dlq"),
         groups=("referral", "referral-consent", "referral-erasure"),
+        why={"people": "its own output, read back: a referral keeps the reminders staff chose; "
+                       "the only writer",
+             "erasures": "a referral naming an erased person is refused; an erasure "
+                         "tombstones the person on `people`",
+             "consents": "each course's consent and who holds which role in it, from the "
+                         "course's own events"},
     ),
     "contact-scheduler": ServiceAccess(
         principal="lederkontakt-contact-scheduler",
@@ -51,6 +61,11 @@ ACCESS: dict[str, ServiceAccess] = {
                "contact-points.open"),
         writes=("notifications.status", "notifier.ledger", "notifications.requested.dlq"),
         groups=("notifier",),
+        why={"people": "whom to reach, and how",
+             "consents": "each course's consent and who holds which role in it",
+             "erasures": "keyed ids: nothing goes out in a course about an erased person",
+             "contact-points.open": "ids, kinds and dates of each course's open points: the "
+                                    "morning digests"},
     ),
     "reporting": ServiceAccess(
         principal="lederkontakt-reporting",
@@ -67,24 +82,43 @@ PORTAL = ServiceAccess(
     reads=("referrals", "courses", "sessions", "people", "consents", "contact-points",
            "notifications.status", "reports"),
     writes=("referrals", "sessions"),
+    why={"people": "names to show; an erased person leaves the view"},
 )
 
 # Whatever else submits referrals and session events (a case system) writes only those.
 INTAKE = ServiceAccess(principal="lederkontakt-intake", reads=(),
                        writes=("referrals", "sessions"))
 
-# Operations (tail, dlq list/replay, people erase, ops page) and topic administration use a
-# principal of their own; the broker's super user is only for creating topics and ACLs. It
-# never writes `people`: whoever may write there can redirect every message, so an erasure
-# goes on `erasures` and the referral service writes the tombstone.
+# Operations (tail, dlq list, people erase, ops page) and topic administration use a principal
+# of their own; the broker's super user is only for creating topics and ACLs. It never writes
+# `people`: whoever may write there can redirect every message, so an erasure goes on
+# `erasures` and the referral service writes the tombstone. Nor does it write `sessions` or
+# `notifications.requested`: with `courses` those would let it open a course, state the
+# employee's consent and ask for a message to the leader. It writes `courses` only for the
+# cancellations `people erase` publishes.
 OPERATOR = ServiceAccess(
     principal="lederkontakt-operator",
     reads=("referrals", "sessions", "courses", "people", "consents", "contact-points",
            "notifications.requested", "notifications.status", "referrals.dlq", "sessions.dlq",
            "courses.dlq", "people.dlq", "consents.dlq", "notifications.requested.dlq",
            "erasures", "contact-scheduler.state-changelog", "contact-points.open", "reports"),
-    writes=("referrals", "sessions", "courses", "notifications.requested", "erasures"),
+    writes=("courses", "erasures"),
+    why={"contact-scheduler.state-changelog": "for `tail`",
+         "courses": "the cancellations of `people erase`"},
 )
+
+# `dlq replay` re-publishes fixed dead letters onto the topics they failed on: a credential of
+# its own, used on the rare occasion, so the everyday operator's cannot write those topics.
+REPLAY = ServiceAccess(
+    principal="lederkontakt-replay",
+    reads=("referrals.dlq", "sessions.dlq", "courses.dlq", "notifications.requested.dlq",
+           "erasures"),
+    writes=("referrals", "sessions", "courses", "notifications.requested"),
+    why={"erasures": "a dead letter naming an erased person is not replayed"},
+)
+
+# Every principal, in the order the README's Access table lists them.
+PRINCIPALS: tuple[ServiceAccess, ...] = (*ACCESS.values(), PORTAL, INTAKE, OPERATOR, REPLAY)
 
 
 @dataclass(frozen=True, order=True)
@@ -111,13 +145,13 @@ def acls_for(access: ServiceAccess, topics: Topics) -> list[Acl]:
 
 
 def all_acls(topics: Topics) -> list[Acl]:
-    return [acl for access in (*ACCESS.values(), PORTAL, INTAKE, OPERATOR)
-            for acl in acls_for(access, topics)]
+    return [acl for access in PRINCIPALS for acl in acls_for(access, topics)]
 
 
 def readers_and_writers(base_topic: str) -> tuple[list[str], list[str]]:
     """The services that read and that write a topic, by the table."""
-    everyone = {**ACCESS, "portal": PORTAL, "intake": INTAKE, "operators": OPERATOR}
+    everyone = {**ACCESS, "portal": PORTAL, "intake": INTAKE, "operators": OPERATOR,
+                "replay": REPLAY}
     readers = [name for name, a in everyone.items() if base_topic in a.reads]
     writers = [name for name, a in everyone.items() if base_topic in a.writes]
     return readers, writers

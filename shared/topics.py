@@ -78,8 +78,12 @@ class TopicSpec:
                     "min.cleanable.dirty.ratio": "0.1", "delete.retention.ms": "86400000",
                     "max.compaction.lag.ms": str(r.compaction_lag_ms)}
         if self.personal:
+            # Retention counts from when the broker appended the record, not from a timestamp
+            # its producer chose: a record stamped in the future would otherwise outlive the
+            # bound (a segment is deleted once its newest timestamp is older than retention).
             return {"cleanup.policy": "delete", "retention.ms": str(r.personal_ms),
-                    "segment.ms": str(r.personal_segment_ms)}
+                    "segment.ms": str(r.personal_segment_ms),
+                    "message.timestamp.type": "LogAppendTime"}
         # Without segment.ms a quiet topic's only segment would never close, and never expire.
         retention_ms = self.retention_ms if self.retention_ms is not None else r.events_ms
         return {"cleanup.policy": "delete", "retention.ms": str(retention_ms),

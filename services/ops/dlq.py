@@ -10,7 +10,7 @@ from typing import Any
 
 from services.referral.config import ReferralSettings
 from services.referral.domain.intake import keyed_id, person_id_for
-from shared.access import OPERATOR, readers_and_writers
+from shared.access import REPLAY, readers_and_writers
 from shared.events import EventDecodeError, ReferralSubmitted, decode_event
 from shared.events.people import normalise_phone
 from shared.kafka import EventProducer
@@ -101,13 +101,14 @@ class PersonIdKeyMissing(ReplayRefused):
     check against erased people would compute the wrong ids and let them back in."""
 
 
-def check_operator_may_write(base_topic: str) -> None:
-    """Operators replay only onto topics the access table lets them write: `consents`, for
-    one, holds people's own statements of consent, which only the referral service writes."""
-    if base_topic not in OPERATOR.writes:
+def check_replay_may_write(base_topic: str) -> None:
+    """Dead letters are replayed only onto topics the access table lets the replay principal
+    write: `consents`, for one, holds people's own statements of consent, which only the
+    referral service writes."""
+    if base_topic not in REPLAY.writes:
         writers = readers_and_writers(base_topic)[1]
         raise ReplayRefused(
-            f"operators may not write {base_topic} (only {', '.join(writers) or 'nobody'} "
+            f"`dlq replay` may not write {base_topic} (only {', '.join(writers) or 'nobody'} "
             f"may, see `lederkontakt acls print`), so its dead letters cannot be replayed "
             f"from here")
 
@@ -144,7 +145,7 @@ async def replay_checked(settings: KafkaSettings, base_topic: str, offsets: list
     `replacement`, a single chosen message is re-published with those bytes instead."""
     if replacement is not None and len(offsets) != 1:
         raise ValueError("a replacement body needs exactly one --offset")
-    check_operator_may_write(base_topic)
+    check_replay_may_write(base_topic)
     key = replay_id_key(base_topic, id_key)
     chosen = [d for d in await read_dlq(settings, base_topic) if not offsets or d.offset in offsets]
     erased = await erased_people(settings) if chosen else set()

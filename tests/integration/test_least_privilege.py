@@ -37,9 +37,9 @@ from services.referral.app import ReferralService
 from services.referral.domain.intake import DEVELOPMENT_ID_KEY, course_id_for, person_id_for
 from services.reporting.app import ReportingService
 from services.reporting.config import ReportingSettings
-from shared.access import ACCESS, INTAKE, OPERATOR, PORTAL, Acl, all_acls
+from shared.access import ACCESS, INTAKE, OPERATOR, PORTAL, REPLAY, Acl, all_acls
 from shared.clock import ManualClock
-from shared.events import encode_event
+from shared.events import ReferredPerson, encode_event
 from shared.kafka import EventProducer
 from shared.settings import KafkaSettings
 from shared.topics import Topics, create_topics
@@ -213,36 +213,44 @@ async def _portal_path(portal: Any, topics: Topics, course_id: str) -> None:
     await wait_for(lambda: course_id in portal.view.courses, timeout=30)
 
 
-async def _operator_may_not_write_people(operator: KafkaSettings, topics: Topics) -> None:
-    """Whoever may write `people` can redirect every message: the operator may not."""
+async def _operator_may_not_write_people_or_consent(operator: KafkaSettings,
+                                                    topics: Topics) -> None:
+    """Whoever may write `people` can redirect every message, and whoever may write `sessions`
+    and `notifications.requested` can state an employee's consent and ask for a message to the
+    leader: the everyday operator's credential may do neither (replays have their own)."""
     producer = EventProducer(operator.aiokafka_kwargs())
     await producer.start()
     try:
-        with pytest.raises(KafkaError):
-            await asyncio.wait_for(producer.send(topics.people, b"{}", "p-anyone"), 30)
+        for topic in (topics.people, topics.sessions, topics.notifications_requested):
+            with pytest.raises(KafkaError):
+                await asyncio.wait_for(producer.send(topic, b"{}", "c-anyone"), 30)
     finally:
         await producer.stop()
 
 
 async def _operator_commands(broker: SecureBroker, topics: Topics, course_id: str,
                              referral_service: ReferralService) -> None:
-    """`tail`, `people erase` and `dlq replay` as the operator, with only the operator's ACLs."""
+    """`tail` and `people erase` as the operator, and `dlq replay` under its own principal,
+    each with only its own ACLs."""
     operator = sasl(broker, OPERATOR.principal)
     out = io.StringIO()
     shown = await tail(operator, ["courses"], course=course_id, types=[], from_beginning=True,
                        out=out, limit=1, idle_exit=10)
     assert shown == 1 and "course.started" in out.getvalue()
-    # A referral naming the employee that the referral service puts in its DLQ.
-    broken = json.loads(encode_event(referral("r-acl-broken")))
-    broken["leader"]["email"] = "lars at example.org"
+    # Two referrals the referral service puts in its DLQ: one naming the employee, one not.
+    otto = ReferredPerson(name="Otto Other", email="otto@example.org")
     intake = EventProducer(sasl(broker, INTAKE.principal).aiokafka_kwargs())
     await intake.start()
     try:
-        await intake.send(topics.referrals, json.dumps(broken).encode(), "r-acl-broken")
+        for named in (referral("r-acl-broken"), referral("r-acl-otto", employee=otto)):
+            broken = json.loads(encode_event(named))
+            broken["leader"]["email"] = "lars at example.org"
+            referral_id = named.referral_id
+            await intake.send(topics.referrals, json.dumps(broken).encode(), referral_id)
     finally:
         await intake.stop()
     for _ in range(60):
-        if await read_dlq(operator, "referrals"):
+        if len(await read_dlq(operator, "referrals")) >= 2:
             break
         await asyncio.sleep(0.5)
     employee_id = person_id_for(referral().employee)
@@ -250,8 +258,10 @@ async def _operator_commands(broker: SecureBroker, topics: Topics, course_id: st
     assert (await erase(operator, employee_id)).person_id == employee_id
     # The referral service, the only writer of `people`, tombstones the employee there.
     await wait_for(lambda: referral_service.people.get(employee_id) is None, timeout=30)
-    await _operator_may_not_write_people(operator, topics)
+    await _operator_may_not_write_people_or_consent(operator, topics)
     # The letter is read, checked against `erasures` and refused: it names the erased employee.
-    outcome = await replay_checked(operator, "referrals", [], id_key=DEVELOPMENT_ID_KEY)
-    assert outcome.replayed == [] and [r for _, r in outcome.refused] == [
+    # The other is replayed, under the replay principal's credential.
+    outcome = await replay_checked(sasl(broker, REPLAY.principal), "referrals", [],
+                                   id_key=DEVELOPMENT_ID_KEY)
+    assert len(outcome.replayed) == 1 and [r for _, r in outcome.refused] == [
         "names an erased person"]

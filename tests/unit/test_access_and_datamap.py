@@ -3,6 +3,8 @@ data map matches the code."""
 
 from __future__ import annotations
 
+import re
+
 from services.contact_scheduler.app import SchedulerService
 from services.notifier.app import NotifierService
 from services.notifier.config import NotifierSettings
@@ -53,6 +55,15 @@ def test_every_topic_in_the_access_table_exists_and_only_the_referral_service_wr
         assert writers == {"lederkontakt-referral"}, topic
 
 
+def test_the_everyday_operator_cannot_open_a_course_state_consent_or_ask_for_a_message() -> None:
+    from shared.access import OPERATOR, REPLAY
+
+    # `courses` only for the cancellations of `people erase`; replays have their own principal.
+    assert set(OPERATOR.writes) == {"courses", "erasures"}
+    assert not {"people", "consents"} & set(REPLAY.writes)
+    assert "lederkontakt-replay" in {a.principal for a in all_acls(Topics())}
+
+
 def test_contact_details_and_health_fields_are_found_where_they_are() -> None:
     assert "employee.email" in topic_fields("referrals")["contact"]
     assert "sick_leave" in topic_fields("referrals")["health"]
@@ -60,6 +71,9 @@ def test_contact_details_and_health_fields_are_found_where_they_are() -> None:
     # The reports' facts keep whether a course is stress-related and began on sick leave, by
     # course id only: the anonymous figures are counted from them.
     assert "stress_related" in topic_fields("reporting.course-facts")["health"]
+    # A return-to-work plan tells of sick leave: its kind is marked health-adjacent.
+    assert "plan_kind" in topic_fields("sessions")["adjacent"]
+    assert "return_to_work_plan" in topic_fields("reporting.course-facts")["adjacent"]
     for spec in SPECS:
         if spec.name not in ("referrals", "people"):
             assert not topic_fields(spec.name)["contact"], spec.name
@@ -83,3 +97,36 @@ def test_topics_kept_for_good_say_so_in_the_data_map() -> None:
     rows = {line.split("|")[1].strip(): line for line in render().splitlines()
             if line.startswith("| `")}
     assert "kept for good" in rows["`courses`"] and "-0.001" not in render()
+
+
+def test_the_readmes_access_table_says_what_acls_print_derives() -> None:
+    from services.ops.access_table import README, write
+
+    assert not write(check=True), "run `lederkontakt acls table --write` and commit README.md"
+    # Read back from the README itself: per principal, the topics of each column and the
+    # groups are exactly the entries `acls print` gives it.
+    section = README.read_text().split("\n### Access\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| `")]
+    table = {}
+    for principal, reads, writes, groups in rows:
+        table[principal.strip("| `")] = [
+            set(re.findall(r"`([a-z.\-]+)`", re.sub(r"\([^()]*\)", "", c)))
+            for c in (reads, writes, groups.rstrip(" |"))]
+    derived: dict[str, list[set[str]]] = {}
+    for acl in all_acls(Topics()):
+        column = 2 if acl.resource_type == "group" else 0 if acl.operation == "read" else 1
+        derived.setdefault(acl.principal, [set(), set(), set()])[column].add(acl.name)
+    assert table == {p: derived.get(p, [set(), set(), set()]) for p in table}
+    assert set(derived) <= set(table)
+
+
+def test_raw_intake_and_dlqs_count_retention_from_when_the_broker_took_the_record() -> None:
+    # A producer's own timestamp (one in the future, say) would otherwise decide when a
+    # referral's details are deleted. The integration test of the topic settings checks that
+    # the broker holds what the registry says.
+    for spec in Topics().all_specs():
+        personal_delete = spec.personal and spec.cleanup == "delete"
+        stamped = spec.configs().get("message.timestamp.type") == "LogAppendTime"
+        assert stamped == personal_delete, spec.name
+    assert {s.name for s in Topics().all_specs() if s.personal and s.cleanup == "delete"} >= {
+        "referrals", "referrals.dlq", "people.dlq", "reporting.referral-facts"}

@@ -11,7 +11,7 @@ import pytest
 from services.cli import main
 from services.ops.dlq import (
     PersonIdKeyMissing,
-    check_operator_may_write,
+    check_replay_may_write,
     people_named,
     replay_checked,
 )
@@ -65,7 +65,7 @@ def test_replaying_consents_is_refused_with_who_may_write_them(
     monkeypatch.setenv("LEDERKONTAKT_BOOTSTRAP_SERVERS", "127.0.0.1:9")
     assert main(["dlq", "replay", "consents"]) == 2
     err = capsys.readouterr().err
-    assert "operators may not write consents" in err and "referral" in err
+    assert "`dlq replay` may not write consents" in err and "referral" in err
 
 
 def test_replaying_people_is_refused_since_only_the_referral_service_writes_there(
@@ -73,10 +73,10 @@ def test_replaying_people_is_refused_since_only_the_referral_service_writes_ther
 ) -> None:
     monkeypatch.setenv("LEDERKONTAKT_BOOTSTRAP_SERVERS", "127.0.0.1:9")
     assert main(["dlq", "replay", "people"]) == 2
-    assert "operators may not write people" in capsys.readouterr().err
+    assert "`dlq replay` may not write people" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("topic", ["referrals", "sessions", "courses",
                                    "notifications.requested"])
-def test_every_other_topic_with_a_dlq_may_be_replayed_by_operators(topic: str) -> None:
-    check_operator_may_write(topic)
+def test_every_other_topic_with_a_dlq_may_be_replayed(topic: str) -> None:
+    check_replay_may_write(topic)
