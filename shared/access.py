@@ -103,8 +103,7 @@ OPERATOR = ServiceAccess(
            "courses.dlq", "people.dlq", "consents.dlq", "notifications.requested.dlq",
            "erasures", "contact-scheduler.state-changelog", "contact-points.open", "reports"),
     writes=("courses", "erasures"),
-    why={"contact-scheduler.state-changelog": "for `tail`",
-         "courses": "the cancellations of `people erase`"},
+    why={"contact-scheduler.state-changelog": "for `tail`"},
 )
 
 # `dlq replay` re-publishes fixed dead letters onto the topics they failed on: a credential of
