@@ -202,3 +202,31 @@ def test_a_repeated_event_id_is_recognised_by_the_plan() -> None:
     for i in range(150):
         plan = plan.with_applied(f"e{i}")
     assert plan.has_applied("e149") and not plan.has_applied("e0") and len(plan.applied) == 100
+
+
+def _assigned(psychologist: str, recorded: bool) -> Event:
+    """A reassignment as written on `sessions`, or as the referral service took it into the
+    course's consents record (which it does only for a psychologist of the staff directory)."""
+    from shared.events import CourseMembers, PsychologistAssigned
+
+    at = datetime(2026, 11, 23, 7, tzinfo=UTC)
+    if not recorded:
+        return PsychologistAssigned(occurred_at=at, course_id="c1", psychologist_id=psychologist)
+    members = CourseMembers(started=True, employee_id="emp", leader_id="lead",
+                            psychologist_id=psychologist, team_lead_id="boss", assigned_at=at)
+    return consent(True).model_copy(update={"members": members})
+
+
+def test_reminders_go_to_the_psychologist_the_consents_record_names_not_to_any_assignment() -> None:
+    at = datetime(2026, 11, 23, tzinfo=UTC)
+    # Written on `sessions` by someone who may, but not taken by the referral service.
+    step = run([consent(True), started(date(2026, 11, 23)), _assigned("mallory", False)], at)
+    assert step.plan.psychologist_id == "psy"
+    step = run([consent(True), started(date(2026, 11, 23)), _assigned("mallory", False),
+                _assigned("psy-2", True)], at)
+    fired = RULES.fire_due(step.plan, datetime(2026, 11, 23, 9, tzinfo=COPENHAGEN))
+    assert {n.recipient_id for n in notes(fired) if n.recipient_role == "psychologist"} == {
+        "psy-2"}
+    # A reassignment read before the course's start stands.
+    early = run([_assigned("psy-2", True), started(date(2026, 11, 23))], at)
+    assert early.plan.psychologist_id == "psy-2"

@@ -31,7 +31,6 @@ from shared.events import (
     MeetingScheduled,
     NotificationKind,
     PlanSet,
-    PsychologistAssigned,
     RecipientRole,
 )
 
@@ -70,6 +69,7 @@ class ContactPlanner:
         elif isinstance(event, ConsentRecorded):
             self._consent(step, event.state.allows_leader_contact,
                           event.state.allows_three_party_meeting, now)
+            self._reassigned(step, event)
         elif isinstance(event, LeaderContactLogged):
             self._complete(step, event, now)
         elif isinstance(event, FollowUpRequested):
@@ -96,10 +96,18 @@ class ContactPlanner:
             self._cancel(step, event, now)
         elif isinstance(event, MeetingScheduled | MeetingCancelled):
             self._meeting(step, event, now)
-        elif isinstance(event, PsychologistAssigned):
-            step.plan = step.plan.model_copy(update={"psychologist_id": event.psychologist_id})
         step.plan = self.moments.with_next_fire(step.plan)
         return step
+
+    @staticmethod
+    def _reassigned(step: Step, record: ConsentRecorded) -> None:
+        """The psychologist of a reassigned course is the one its consents record names: the
+        referral service takes only a psychologist of the staff directory into the record's
+        members, so an assignment naming anyone else on `sessions` changes nothing here."""
+        members = record.members
+        if members is not None and members.assigned_at is not None \
+                and members.psychologist_id is not None:
+            step.plan = step.plan.model_copy(update={"psychologist_id": members.psychologist_id})
 
     def _start(self, step: Step, event: CourseStarted, now: datetime) -> None:
         if step.plan.status != "pending":
@@ -109,7 +117,9 @@ class ContactPlanner:
         consent = step.plan.leader_contact_consent if step.plan.consent_seen else False
         step.plan = step.plan.model_copy(update={
             "status": "open", "employee_id": event.employee_id, "leader_id": event.leader_id,
-            "psychologist_id": event.psychologist_id, "team_lead_id": event.team_lead_id,
+            # A reassignment read (from the consents record) before the start stands.
+            "psychologist_id": step.plan.psychologist_id or event.psychologist_id,
+            "team_lead_id": event.team_lead_id,
             "start_date": event.start_date, "leader_contact_consent": consent,
         })
         due_by = self.calendar.add_working_days(event.start_date,
