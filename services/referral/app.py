@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from services.referral.config import ReferralSettings
 from services.referral.domain.intake import IntakeRecord
@@ -12,6 +13,7 @@ from shared.clock import Clock, SystemClock, clock_from_env
 from shared.events import ConsentRecorded, Person, PersonUpserted, decode_event, encode_event
 from shared.logging import configure_logging, get_logger
 from shared.ops import ServiceApp, run
+from shared.reader import reading, to_end
 from shared.retention import ClosedCourseSweep, roll_segments
 from shared.service import ServiceShell
 from shared.settings import KafkaSettings
@@ -23,6 +25,9 @@ from shared.views import GlobalView
 INTAKE_GROUP = "referral"
 CONSENT_GROUP = "referral-consent"
 ERASURE_GROUP = "referral-erasure"
+# How often the referral service looks whether its consents table was rebuilt since it last
+# gave the records without members theirs.
+MEMBERS_LOOK_SECONDS = 5.0
 
 
 def _decode_consent(raw: bytes) -> ConsentRecorded:
@@ -76,6 +81,9 @@ class ReferralService(ServiceShell):
                        batch_size=batch_size)
         self.timer(self._roll_people)
         self._sweep_closed_courses(clock or SystemClock())
+        # Records written before the members were kept on them get them (after each rebuild).
+        self.timer(lambda: tick_forever(self._back_fill_members, lambda: MEMBERS_LOOK_SECONDS,
+                                        "members_back_fill_failed", get_logger("referral")))
 
     def _sweep_closed_courses(self, clock: Clock) -> None:
         """The consent records, and the dedup records, of courses closed longer ago than the
@@ -114,6 +122,15 @@ class ReferralService(ServiceShell):
         await self.closed_courses.catch_up()
         await self.handlers.stamp_closed_courses(self.closed_courses.get)
         await self.dedup_sweep.sweep()
+
+    async def _back_fill_members(self) -> None:
+        await self.handlers.back_fill_members(self._course_history)
+
+    async def _course_history(self, partitions: list[int]) -> AsyncIterator[Sequence[Any]]:
+        async with reading(self.kafka_kwargs, self.topics.courses, self.topics.sessions,
+                           partitions=partitions) as consumer:
+            async for records in to_end(consumer, max_records=10_000):
+                yield records
 
     async def _roll_people(self) -> None:
         partitions = next(s.partitions for s in SPECS if s.name == "people")

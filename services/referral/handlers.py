@@ -5,7 +5,7 @@ none."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -33,6 +33,7 @@ from shared.events import (
     ConsentState,
     CourseCancelled,
     CourseEnded,
+    CourseMembers,
     CourseStarted,
     Event,
     EventDecodeError,
@@ -58,6 +59,9 @@ from shared.state import ChangelogTable
 from shared.topics import Topics
 
 log = get_logger("referral")
+# The `courses` and `sessions` records of the given partitions, from the beginning to their
+# current end, a batch at a time.
+CourseHistory = Callable[[list[int]], AsyncIterator[Sequence[Any]]]
 
 
 class PeopleView(Protocol):
@@ -110,6 +114,9 @@ class ReferralHandlers:
     erased: ErasedView = field(default_factory=NoPeopleView)
     consent_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     intake_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The rebuild of the consents table whose records were last given their members from the
+    # course events (back_fill_members).
+    members_back_filled: int = -1
 
     async def on_referral(self, record: Any) -> None:
         await self.on_referrals([record])
@@ -430,3 +437,65 @@ class ReferralHandlers:
             applied=(*(known.applied if known else ()), event_id)[-100:],
             closed_at=known.closed_at if known else None,
             members=known.members if known else None)
+
+    async def back_fill_members(self, history: CourseHistory) -> int:
+        """Each record that shows no start gets its members folded again from the course's own
+        events (`courses` and `sessions` keep them for as long as courses last): records written
+        before the members were kept on them have none, and an assignment read since gives a
+        psychologist and no start. Once per rebuild of the table, under the consent lock (no
+        batch changes a record meanwhile, and the history read covers whatever one applied
+        before); returns how many records changed."""
+        await self.consents.wait_ready()
+        async with self.consent_lock:
+            generation = self.consents.generation
+            if generation == self.members_back_filled:
+                return 0
+            wanted = {key: partition for key, record in self.consents.items()
+                      if _without_start(record)
+                      and (partition := self.consents.partition_of(key)) is not None}
+            found = await self._fold_history(history, sorted(set(wanted.values())), wanted) \
+                if wanted else {}
+            changed = [(key, record, wanted[key]) for key, members in found.items()
+                       if (record := self._with_members(key, members)) is not None]
+            for partition in sorted({p for _, _, p in changed}):
+                async with self.consents.holding(partition):
+                    if self.consents.generation != generation:
+                        return 0  # rebuilt meanwhile: looked at again at the next round
+                    await self.consents.put_many([c for c in changed if c[2] == partition])
+            self.members_back_filled = generation
+        if changed:
+            log.info("members_back_filled", courses=len(changed), looked_at=len(wanted))
+        return len(changed)
+
+    def _with_members(self, course_id: str, members: CourseMembers) -> ConsentRecorded | None:
+        """The course's record with `members`; None when it has them already."""
+        record = self.consents.get(course_id)
+        if record is None or record.members == members:
+            return None
+        return record.model_copy(update={"members": members, "event_id": stable_id(
+            course_id, "consent", "members", members.model_dump_json())})
+
+    async def _fold_history(self, history: CourseHistory, partitions: list[int],
+                            wanted: dict[str, int]) -> dict[str, CourseMembers]:
+        """The members of each wanted course, from its events as the consent group applies
+        them: mis-keyed, mis-partitioned or future-dated ones, and assignments of a psychologist
+        the staff directory does not know, are passed over (the group dead-lettered them)."""
+        found: dict[str, CourseMembers] = {}
+        async for records in history(partitions):
+            for record in records:
+                event = await self._course_event(record)
+                if event is None or event.course_id not in wanted or (
+                        self.staff is not None and isinstance(event, PsychologistAssigned)
+                        and assignment_refusal(event, self.staff) is not None):
+                    continue
+                current = found.get(event.course_id)
+                found[event.course_id] = course_members.fold(current, event) or \
+                    current or CourseMembers()
+        return found
+
+
+def _without_start(record: ConsentRecorded) -> bool:
+    """A record that may lack members its course's events name: none at all, or no start (a
+    closed course that never started needs none)."""
+    members = record.members
+    return members is None or (not members.started and record.closed_at is None)
