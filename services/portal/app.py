@@ -67,6 +67,7 @@ class Portal:
         self.psychologists = self.settings.choosable(directory)
         self.assignable = None if directory is None \
             else frozenset(p.person_id for p in self.psychologists if p.person_id)
+        self.view.assignable = self.assignable
 
     def language_of(self, request: Request) -> Language:
         return language(request)

@@ -82,6 +82,31 @@ async def test_the_reassign_form_offers_the_directorys_psychologists_only(
     assert "karl" not in page.text and 'value="lead-1"' not in page.text
 
 
+async def test_an_assignment_to_someone_outside_the_directory_gives_them_no_course_page(
+    staff_file: Path,
+) -> None:
+    """Written past the form (by the case system, say), it is dead-lettered by the referral
+    service; the portal neither moves the course nor opens it to that person."""
+    app = create_app(PortalSettings(cookie_secure=False, staff_file=staff_file),
+                     KafkaSettings(bootstrap_servers="127.0.0.1:1"))
+    view = app.state.portal.view
+    _course(view, "c-1", "psy-1")
+    view.apply(PsychologistAssigned(occurred_at=NOW, course_id="c-1", psychologist_id="mallory"))
+    assert view.courses["c-1"].psychologist_id == "psy-1"
+    assert view.courses_of_psychologist("mallory") == []
+    assert all(e.what != "psychologist.assigned" for e in view.timelines.get("c-1", []))
+    mallory = {"person_id": "mallory", "roles": ["psychologist"], "name": "Mallory",
+               "email": "mallory@example.org"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://portal") as client:
+        client.cookies.set("lederkontakt_session", _session_cookie(
+            {"user": mallory, "csrf": "token", "lang": "da"}))
+        page = await client.get("/courses/c-1")
+    assert page.status_code == 403
+    view.apply(PsychologistAssigned(occurred_at=NOW, course_id="c-1", psychologist_id="psy-1"))
+    assert view.courses["c-1"].psychologist_id == "psy-1"
+
+
 def test_the_portal_does_not_start_without_the_directory_outside_development(
     staff_file: Path, tmp_path: Path,
 ) -> None:

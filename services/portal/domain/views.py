@@ -131,6 +131,10 @@ class PortalView:
     points: dict[str, dict[str, PointRow]] = field(default_factory=dict)
     timelines: dict[str, list[TimelineEntry]] = field(default_factory=dict)
     meetings: dict[str, dict[str, MeetingRow]] = field(default_factory=dict)
+    # The psychologists a course may be given (the staff directory's; None without one, in
+    # development): an assignment to anyone else is dead-lettered by the referral service, and
+    # here it neither opens the course to that person nor shows them as its psychologist.
+    assignable: frozenset[str] | None = None
     # Event ids seen on the topics the portal writes to: a repeated form never publishes twice.
     seen_event_ids: set[UUID] = field(default_factory=set)
     # (topic, partition) -> the next offset to read: read-your-own-write waits on this.
@@ -233,6 +237,8 @@ class PortalView:
                 course.status, course.cancel_reason = "cancelled", event.reason
             self._log(course_id, event.occurred_at, "course.cancelled")
         elif isinstance(event, PsychologistAssigned):
+            if self.assignable is not None and event.psychologist_id not in self.assignable:
+                return
             if course:
                 course.psychologist_id = event.psychologist_id
             self._log(course_id, event.occurred_at, "psychologist.assigned", event.psychologist_id)
