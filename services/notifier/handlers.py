@@ -227,13 +227,20 @@ class NotifierHandlers:
             await self._fail(request, partition, None, decided, attempts, source)
             return
         plan, members, now = decided
-        if isinstance(plan, Suppress):
-            await self._refuse(request, partition, plan, members, attempts, now)
-            return
-        if isinstance(plan, Defer):
-            await self._park(request, partition, LedgerEntry(
-                notification_id=request.notification_id, state="deferred", channel=plan.channel,
-                reason=plan.reason, attempts=attempts, due_at=plan.until, request=request))
+        if isinstance(plan, Suppress | Defer):
+            # Written like a send, under the partition and only if still due: the decision may
+            # have taken the membership wait, and a stale entry written over what the
+            # partition's next owner did would have the request looked at (and sent) again.
+            async with self.ledger.holding(partition):
+                if not self._still_due(request.notification_id, attempts):
+                    return
+                if isinstance(plan, Suppress):
+                    await self._refuse(request, partition, plan, members, attempts, now)
+                    return
+                await self._park(request, partition, LedgerEntry(
+                    notification_id=request.notification_id, state="deferred",
+                    channel=plan.channel, reason=plan.reason, attempts=attempts,
+                    due_at=plan.until, request=request))
             return
         rendered = await self._rendered(request, plan, members, partition, attempts, source)
         if rendered is None:

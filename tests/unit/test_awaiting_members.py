@@ -217,3 +217,23 @@ def test_a_request_let_through_before_that_lost_its_role_is_not_parked_for_membe
     asyncio.run(notifier.handlers.tick())
     entry = notifier.entry()
     assert (entry.state, entry.reason) == ("suppressed", "not_in_role")
+
+
+def test_what_another_member_settled_during_the_wait_is_not_written_over() -> None:
+    """The partition's next owner sent the request while this member was still waiting for its
+    members: the refusal or park this member comes to afterwards is not written."""
+    notifier = Notifier(wait=0.3)
+
+    async def both() -> None:
+        async def next_owner() -> None:
+            await asyncio.sleep(0.1)
+            await notifier.handlers.ledger.put("n", LedgerEntry(
+                notification_id="n", state="sent", channel="email", attempts=0), 0)
+        record = Record(TOPICS.notifications_requested, None, b"n",
+                        timestamp=int(time.time() * 1000))
+        await asyncio.gather(notifier.handlers.attempt(RECEIPT, 0, attempts=0, source=record),
+                             next_owner())
+
+    asyncio.run(both())
+    assert notifier.entry().state == "sent"
+    assert notifier.statuses() == []
