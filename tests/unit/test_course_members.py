@@ -105,6 +105,9 @@ def test_a_request_waits_only_for_what_can_still_come() -> None:
     assert not may_be_on_its_way(receipt.model_copy(update={"recipient_id": "x"}), MEMBERS)
     closed = MEMBERS.model_copy(update={"closed_by_erasure": True})
     assert not may_be_on_its_way(reminder, closed)
+    # Closed at an erasure before it started: nothing more comes to its record.
+    never_started = CourseMembers(closed_by_erasure=True)
+    assert not may_be_on_its_way(receipt, never_started)
 
 
 def _notifier(members: FakeView[CourseMembers], wait: float) -> tuple[NotifierHandlers,

@@ -37,9 +37,13 @@ def may_be_on_its_way(request: NotificationRequested, members: CourseMembers | N
     spec = KINDS.get(request.kind)
     if request.course_id is None or (spec is not None and not spec.per_course):
         return False
-    if members is None or not members.started:
+    if members is None:
         return True
-    if members.closed_by_erasure or request.recipient_role != "psychologist":
+    if members.closed_by_erasure:
+        return False
+    if not members.started:
+        return True
+    if request.recipient_role != "psychologist":
         return False
     others = (members.employee_id, members.leader_id, members.team_lead_id)
     return request.recipient_id != members.psychologist_id and request.recipient_id not in others
