@@ -442,27 +442,33 @@ class ReferralHandlers:
         """Each record that shows no start gets its members folded again from the course's own
         events (`courses` and `sessions` keep them for as long as courses last): records written
         before the members were kept on them have none, and an assignment read since gives a
-        psychologist and no start. Once per rebuild of the table, under the consent lock (no
-        batch changes a record meanwhile, and the history read covers whatever one applied
-        before); returns how many records changed."""
+        psychologist and no start. Once per rebuild of the table. The history is read without
+        the consent lock, so a withdrawal is not held up by the scan; a record the consent group
+        changed meanwhile is left for the next round, and the others are written under the
+        lock. Returns how many records changed."""
         await self.consents.wait_ready()
+        generation = self.consents.generation
+        if generation == self.members_back_filled:
+            return 0
         async with self.consent_lock:
-            generation = self.consents.generation
-            if generation == self.members_back_filled:
-                return 0
-            wanted = {key: partition for key, record in self.consents.items()
-                      if _without_start(record)
-                      and (partition := self.consents.partition_of(key)) is not None}
-            found = await self._fold_history(history, sorted(set(wanted.values())), wanted) \
-                if wanted else {}
-            changed = [(key, record, wanted[key]) for key, members in found.items()
+            seen = {key: (partition, record) for key, record in self.consents.items()
+                    if _without_start(record)
+                    and (partition := self.consents.partition_of(key)) is not None}
+        wanted = {key: partition for key, (partition, _) in seen.items()}
+        found = await self._fold_history(history, sorted(set(wanted.values())), wanted) \
+            if wanted else {}
+        async with self.consent_lock:
+            unchanged = {key: members for key, members in found.items()
+                         if self.consents.get(key) == seen[key][1]}
+            changed = [(key, record, wanted[key]) for key, members in unchanged.items()
                        if (record := self._with_members(key, members)) is not None]
             for partition in sorted({p for _, _, p in changed}):
                 async with self.consents.holding(partition):
                     if self.consents.generation != generation:
                         return 0  # rebuilt meanwhile: looked at again at the next round
                     await self.consents.put_many([c for c in changed if c[2] == partition])
-            self.members_back_filled = generation
+            if len(unchanged) == len(found) and self.consents.generation == generation:
+                self.members_back_filled = generation
         if changed:
             log.info("members_back_filled", courses=len(changed), looked_at=len(wanted))
         return len(changed)

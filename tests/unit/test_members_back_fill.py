@@ -114,3 +114,37 @@ def test_an_assignment_the_staff_directory_refuses_is_passed_over() -> None:
     # p2 is not in the directory: the course keeps the psychologist its start named.
     assert record is not None and record.members is not None
     assert record.members.started and record.members.psychologist_id == "p"
+
+
+class BusyHistory(History):
+    """A history read during which the consent group works: the consent lock is free, and the
+    group changes c-1's record once."""
+
+    def __init__(self, handlers: ReferralHandlers, *events: tuple[Event, bytes | None]) -> None:
+        super().__init__(*events)
+        self.handlers = handlers
+        self.lock_free: list[bool] = []
+
+    async def __call__(self, partitions: list[int]) -> AsyncIterator[Sequence[Any]]:
+        self.lock_free.append(not self.handlers.consent_lock.locked())
+        if len(self.reads) == 0:
+            meanwhile = _record("c-1", CourseMembers(psychologist_id="p2", assigned_at=LATER))
+            self.handlers.consents.remember([("c-1", meanwhile, 0)])
+        async for records in super().__call__(partitions):
+            yield records
+
+
+def test_the_history_is_read_without_the_consent_lock_and_a_record_changed_meanwhile_waits(
+) -> None:
+    handlers, producer = _handlers(_record("c-1"))
+    history = BusyHistory(handlers, (START, b"c-1"), (ASSIGNED, b"c-1"))
+    assert asyncio.run(handlers.back_fill_members(history)) == 0
+    assert history.lock_free == [True]
+    record = handlers.consents.get("c-1")
+    assert record is not None and record.members == CourseMembers(
+        psychologist_id="p2", assigned_at=LATER)  # the group's change is not written over
+    assert producer.on(TOPICS.consents) == []
+    # The next round, with nothing changing meanwhile, gives it its start.
+    assert asyncio.run(handlers.back_fill_members(history)) == 1
+    record = handlers.consents.get("c-1")
+    assert record is not None and record.members is not None and record.members.started
