@@ -242,9 +242,20 @@ def write_config(home: BrokerHome) -> None:
     (home.root / "log4j2.yaml").write_text(LOG4J2)
 
 
+# How the JVM compiles and collects. A development broker lives for minutes (a test session, a
+# benchmark) on a machine of two cores it shares with everything else: the optimising compiler
+# (C2) spent more CPU there than the broker's request handling did, on code that would only
+# have paid it back over hours. The quick compiler alone (C1) and the serial collector (a
+# heap this small collects in milliseconds) leave those cores to the services.
+# LEDERKONTAKT_KAFKA_JVM_OPTS replaces these flags (e.g. "-XX:+UseG1GC" for the JVM's defaults).
+JVM_OPTS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+
+
 def _java_cmd(home: BrokerHome, main: str, *args: str) -> list[str]:
     java = _require("java", "install Java 17+ (apt-get install openjdk-17-jre-headless)")
-    return [java, "-Xms256m", f"-Xmx{home.heap}", "-XX:+UseG1GC",
+    configured = os.environ.get("LEDERKONTAKT_KAFKA_JVM_OPTS")
+    flags = configured.split() if configured is not None else list(JVM_OPTS)
+    return [java, "-Xms256m", f"-Xmx{home.heap}", *flags,
             f"-Dlog4j2.configurationFile={home.root / 'log4j2.yaml'}",
             "-cp", str(home.libs / "*"), main, *args]
 
