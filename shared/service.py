@@ -31,6 +31,7 @@ from shared.pipeline import Pipeline, RecordHandler, consume_pipelined
 from shared.settings import KafkaSettings
 from shared.state import ChangelogTable, check_partitions, listener_for
 from shared.topics import Topics
+from shared.views import EndOffsets
 
 V = TypeVar("V")
 log = get_logger("service")
@@ -61,6 +62,8 @@ class ServiceShell:
         self.topics = Topics(settings.topic_prefix)
         self.kafka_kwargs = settings.aiokafka_kwargs()
         self.producer = EventProducer(self.kafka_kwargs)
+        # The end offsets every view of this service asks for, on one client, in shared requests.
+        self.view_ends = EndOffsets(self.kafka_kwargs)
         self.broker = make_broker(settings)
         self.tables: list[ChangelogTable[Any]] = []
         self._timers: list[Background] = []

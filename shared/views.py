@@ -28,18 +28,88 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
+class EndOffsets:
+    """The end offsets the views of one process ask for, on one client of their own (on a
+    tailing consumer's connection the request would queue behind its long-polling fetch).
+    Questions that come while one is on its way are answered together by the next, in one
+    request: the notifier's consent check catches up four views at once, for each request.
+    Each view opens it on start and closes it on stop; the client runs while any view does."""
+
+    def __init__(self, kafka_kwargs: dict[str, Any]) -> None:
+        self._kafka_kwargs = kafka_kwargs
+        self._client: AIOKafkaConsumer | None = None
+        self._users = 0
+        self._lock = asyncio.Lock()
+        self._next: tuple[asyncio.Future[dict[TopicPartition, int]], set[TopicPartition]] | None
+        self._next = None
+        self._rounds: asyncio.Task[None] | None = None
+        self.requests = 0  # end-offset requests sent, for the tests
+
+    async def open(self) -> None:
+        async with self._lock:
+            if self._client is None:
+                client = AIOKafkaConsumer(**self._kafka_kwargs, group_id=None,
+                                          enable_auto_commit=False)
+                await client.start()
+                self._client = client
+            self._users += 1
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._users -= 1
+            if self._users > 0 or self._client is None:
+                return
+            if self._rounds is not None:
+                self._rounds.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._rounds
+            await self._client.stop()
+            self._client = None
+
+    async def of(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The end offsets of `tps`, asked after this call began."""
+        if self._next is None:
+            future = asyncio.get_running_loop().create_future()
+            # An exception nobody waits for any more must not be reported as unretrieved.
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._next = (future, set())
+        future, wanted = self._next
+        wanted.update(tps)
+        if self._rounds is None or self._rounds.done():
+            self._rounds = asyncio.create_task(self._run_rounds())
+        ends = await asyncio.shield(future)
+        return {tp: ends[tp] for tp in tps}
+
+    async def _run_rounds(self) -> None:
+        while self._next is not None:
+            (future, wanted), self._next = self._next, None
+            try:
+                if self._client is None:
+                    raise KafkaError("end offsets asked of a view that is not started")
+                self.requests += 1
+                ends = await self._client.end_offsets(sorted(wanted))
+            except asyncio.CancelledError:
+                future.set_exception(KafkaError("views closed"))
+                raise
+            except Exception as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(ends)
+
+
 class GlobalView(Generic[V]):
+    """`ends`: the process's shared EndOffsets (a view makes its own without one)."""
+
     def __init__(self, topic: str | Sequence[str], kafka_kwargs: dict[str, Any],
-                 decode: Callable[[bytes], V | None]) -> None:
+                 decode: Callable[[bytes], V | None], ends: EndOffsets | None = None) -> None:
         self.topics = [topic] if isinstance(topic, str) else list(topic)
         self.topic = ",".join(self.topics)
         self._kafka_kwargs = kafka_kwargs
         self._decode = decode
         self._values: dict[str, V] = {}
         self._consumer: AIOKafkaConsumer | None = None
-        # End offsets are asked on a client of their own: on the tailing consumer's connection
-        # the request would queue behind its long-polling fetch.
-        self._offsets: AIOKafkaConsumer | None = None
+        self._ends = ends or EndOffsets(kafka_kwargs)
+        self._ends_open = False
         self._tps: list[TopicPartition] = []
         self._task: asyncio.Task[None] | None = None
         self._progress = asyncio.Condition()
@@ -63,9 +133,8 @@ class GlobalView(Generic[V]):
         consumer = await open_reader(self._kafka_kwargs, *self.topics, fetch_max_wait_ms=500)
         self._consumer = consumer
         self._tps = sorted(consumer.assignment())
-        self._offsets = AIOKafkaConsumer(**self._kafka_kwargs, group_id=None,
-                                         enable_auto_commit=False)
-        await self._offsets.start()
+        await self._ends.open()
+        self._ends_open = True
         self._task = asyncio.create_task(self._tail())
         # A slow or unreachable broker at start is waited out, not fatal: a service that exits
         # here would need a hand restart once the network heals.
@@ -89,12 +158,15 @@ class GlobalView(Generic[V]):
                 await self._task
         if self._consumer is not None:
             await self._consumer.stop()
-        if self._offsets is not None:
-            await self._offsets.stop()
+        if self._ends_open:
+            self._ends_open = False
+            await self._ends.close()
 
     async def _tail(self) -> None:
         assert self._consumer is not None
-        async for records in batches(self._consumer, timeout_ms=100, max_records=5000):
+        # A poll returns as soon as records come; its timeout only sets how often an idle view
+        # wakes up (and tells catch_up to look at its positions again).
+        async for records in batches(self._consumer, timeout_ms=1000, max_records=5000):
             for record in records:
                 try:
                     self._apply(record)
@@ -139,9 +211,9 @@ class GlobalView(Generic[V]):
                 round_.set_result(None)
 
     async def _one_round(self) -> None:
-        assert self._consumer is not None and self._offsets is not None
+        assert self._consumer is not None
         consumer = self._consumer
-        end = await self._offsets.end_offsets(self._tps)
+        end = await self._ends.of(self._tps)
 
         async def reached() -> bool:
             for tp in self._tps:

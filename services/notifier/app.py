@@ -48,14 +48,15 @@ class NotifierService(ServiceShell):
         self.ledger = self.table(topics.notifier_ledger, lambda e: e.model_dump_json().encode(),
                                  LedgerEntry.model_validate_json,
                                  inputs=[topics.notifications_requested])
-        self.people: GlobalView[Person] = GlobalView(topics.people, kwargs, _person)
+        ends = self.view_ends
+        self.people: GlobalView[Person] = GlobalView(topics.people, kwargs, _person, ends)
         # Each course's consent and members, from the one record the referral service keeps.
-        self.course_records = consents_view(topics.consents, kwargs)
+        self.course_records = consents_view(topics.consents, kwargs, ends)
         self.consents = course_consent(self.course_records)
         self.members = course_members(self.course_records)
-        self.erased: GlobalView[bool] = GlobalView(topics.erasures, kwargs, lambda raw: True)
+        self.erased: GlobalView[bool] = GlobalView(topics.erasures, kwargs, lambda raw: True, ends)
         # Every course's open contact points, for the morning digests.
-        self.plans = open_points_view(topics.open_points, kwargs)
+        self.plans = open_points_view(topics.open_points, kwargs, ends)
         self.smtp = SmtpSender(notifier.smtp())
         self._sms = sms
         self._clock = clock

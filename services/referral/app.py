@@ -60,15 +60,15 @@ class ReferralService(ServiceShell):
                 "staff_directory_not_set",
                 detail="psychologists and team leads are taken as each referral names them; "
                        "set LEDERKONTAKT_STAFF_FILE")
-        topics = self.topics
+        topics, kwargs = self.topics, self.kafka_kwargs
         self.intake = self.table(topics.referral_dedup, lambda r: r.model_dump_json().encode(),
                                  IntakeRecord.model_validate_json, inputs=[topics.referrals])
         self.consents = self.table(topics.consents, encode_event, _decode_consent,
                                    inputs=[topics.courses, topics.sessions])
         # Its own output read back: a referral that re-names staff keeps what they chose.
-        self.people: GlobalView[Person] = GlobalView(topics.people, self.kafka_kwargs, _person)
-        self.erased: GlobalView[bool] = GlobalView(topics.erasures, self.kafka_kwargs,
-                                                   lambda raw: True)
+        self.people: GlobalView[Person] = GlobalView(topics.people, kwargs, _person, self.view_ends)
+        self.erased: GlobalView[bool] = GlobalView(topics.erasures, kwargs, lambda raw: True,
+                                                   self.view_ends)
         self.handlers = ReferralHandlers(topics, self.producer, self.intake, self.consents,
                                          clock or SystemClock(), self.people, id_key=own.id_key,
                                          staff=own.staff(), erased=self.erased)
@@ -95,7 +95,7 @@ class ReferralService(ServiceShell):
         # A dedup record's course may be in any partition of `consents`: the moment it closed
         # comes from a whole-topic view.
         self.closed_courses: GlobalView[datetime] = GlobalView(
-            self.topics.consents, self.kafka_kwargs, _closed_at)
+            self.topics.consents, self.kafka_kwargs, _closed_at, self.view_ends)
         self.dedup_sweep = ClosedCourseSweep(self.intake, lambda r: r.closed_at, clock, keep,
                                              lock=self.handlers.intake_lock)
         self.timer(lambda: tick_forever(self._dedup_retention, lambda: every,

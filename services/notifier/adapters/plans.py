@@ -17,6 +17,7 @@ from services.notifier.adapters.views import GlobalView
 from services.notifier.domain.digest import CourseContacts, OpenPoint
 from shared.events import EventDecodeError
 from shared.open_points import OpenPoints
+from shared.views import EndOffsets
 
 
 def course_contacts(raw: bytes) -> CourseContacts | None:
@@ -32,5 +33,6 @@ def course_contacts(raw: bytes) -> CourseContacts | None:
     return CourseContacts(listed.course_id, None, None, points)
 
 
-def open_points_view(topic: str, kafka_kwargs: dict[str, Any]) -> GlobalView[CourseContacts]:
-    return GlobalView(topic, kafka_kwargs, course_contacts)
+def open_points_view(topic: str, kafka_kwargs: dict[str, Any],
+                     ends: EndOffsets | None = None) -> GlobalView[CourseContacts]:
+    return GlobalView(topic, kafka_kwargs, course_contacts, ends)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Generic, TypeVar, cast
 
 from shared.events import ConsentRecorded, ConsentState, CourseMembers, decode_event
-from shared.views import GlobalView
+from shared.views import EndOffsets, GlobalView
 
 __all__ = ["CoursePart", "GlobalView", "consents_view", "course_closed", "course_consent",
            "course_members"]
@@ -21,8 +21,9 @@ def _record(raw: bytes) -> ConsentRecorded:
     return cast(ConsentRecorded, decode_event(raw, (ConsentRecorded,)))
 
 
-def consents_view(topic: str, kafka_kwargs: dict[str, object]) -> GlobalView[ConsentRecorded]:
-    return GlobalView(topic, dict(kafka_kwargs), _record)
+def consents_view(topic: str, kafka_kwargs: dict[str, object],
+                  ends: EndOffsets | None = None) -> GlobalView[ConsentRecorded]:
+    return GlobalView(topic, dict(kafka_kwargs), _record, ends)
 
 
 class CoursePart(Generic[V]):
