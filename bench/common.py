@@ -7,10 +7,14 @@ import contextlib
 import json
 import multiprocessing
 import os
+import re
+import shutil
 import ssl
+import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -142,3 +146,33 @@ async def smtp_ceiling(port: int, cafile: str, count: int, connections: int) -> 
     start = time.perf_counter()
     await asyncio.gather(*(client(k) for k in range(connections)))
     return count // connections * connections / (time.perf_counter() - start)
+
+
+def broker_counts(pid: int | None) -> Counter[str]:
+    """The broker's request counts by type and GC counts so far (empty without a JDK)."""
+    java = shutil.which("java")
+    if pid is None or java is None:
+        return Counter()
+    done = subprocess.run([java, str(Path(__file__).with_name("BrokerRequests.java")), str(pid)],
+                          capture_output=True, text=True, check=False, timeout=120)
+    counts: Counter[str] = Counter()
+    for line in done.stdout.splitlines():
+        name, _, value = line.rpartition(" ")
+        counts[name] = int(value)
+    return counts
+
+
+def thread_cpu(pid: int | None) -> Counter[str]:
+    """CPU seconds of each of a process's thread groups (thread names without their numbers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: Counter[str] = Counter()
+    if pid is None:
+        return out
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[re.sub(r"[-#]?\d+", "", comm)] += (int(fields[11]) + int(fields[12])) / ticks
+    return out

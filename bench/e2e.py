@@ -31,9 +31,11 @@ from common import (
     SMTP_CONNECTIONS,
     SmtpServerProcess,
     broker,
+    broker_counts,
     count_records,
     fresh_topics,
     smtp_ceiling,
+    thread_cpu,
     write_result,
 )
 from otlp_sink import OtlpSink, hops, print_hops
@@ -44,6 +46,9 @@ from shared.events import ConsentGiven, ReferredPerson, encode_event
 from shared.settings import KafkaSettings
 from shared.topics import Topics
 from tests.samples import referral
+
+# --requests: each point also reads the broker's request counts (JMX) and its threads' CPU.
+COUNT_REQUESTS = False
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -91,30 +96,10 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
     topics = Topics(settings.topic_prefix)
     smtp = SmtpServerProcess()
     sms = SmsGatewayDouble().start()
-    env = {**os.environ, "PYTHONPATH": str(code), "LEDERKONTAKT_HTTP_PORT": "0",
-           "LEDERKONTAKT_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-           "LEDERKONTAKT_TOPIC_PREFIX": settings.topic_prefix,
-           "LEDERKONTAKT_CLOCK_START": "2026-11-26T11:00:00+00:00",
-           # The services' clock is a Thursday at 11:00 whatever day the bench runs on, and the
-           # bench stamps its events with the wall clock: they must not be refused as
-           # future-dated.
-           "LEDERKONTAKT_MAX_CLOCK_SKEW_SECONDS": str(60 * 86400),
-           "LEDERKONTAKT_NOTIFIER_SMTP_PORT": str(smtp.port),
-           "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": smtp.cafile,
-           "LEDERKONTAKT_NOTIFIER_SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
-           "LEDERKONTAKT_NOTIFIER_SMS_BASE_URL": sms.url,
-           # The bench's referrals name their own staff under the development key.
-           "LEDERKONTAKT_DEVELOPMENT": "1"}
     sink = OtlpSink() if trace else None
-    if sink is not None:
-        env.update(OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint, OTEL_BSP_SCHEDULE_DELAY="200")
-    logs = REPO / ".cache" / "bench"
-    logs.mkdir(parents=True, exist_ok=True)
     services = ["referral", "notifier"] + (["contact_scheduler"] if path == "sessions" else [])
-    procs = [subprocess.Popen([sys.executable, "-m", f"services.{m}.app"], cwd=code, env=env,
-                              stdout=subprocess.DEVNULL,
-                              stderr=(logs / f"e2e-{path}-{m}.log").open("w"))
-             for m in services]
+    procs = start_services(settings, services, smtp, sms.url, code, f"e2e-{path}",
+                           sink.endpoint if sink is not None else None)
     # Besides the services, what else on this machine works for each event: the broker, the
     # SMTP server and this program (it offers the events and reads the mails back).
     measured = [*services, "broker", "smtp_server", "bench"]
@@ -126,21 +111,27 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
             await _offer(settings, topics, courses, None)
             await _consent_to_leader_contact(settings, topics, courses)
             await _settled(smtp, courses)
+            requests_from = broker_counts(pids[-3]) if COUNT_REQUESTS else None
             offered_from, before = time.time(), smtp.count
             cpu_from, busy_from = _cpu_seconds(pids), _machine_busy()
+            threads_from = thread_cpu(pids[-3])
             sent_at = await _offer_sessions(settings, topics, courses, rate)
             # Three-party news to three people, and the psychologist's first reminder of the
             # new meeting point (its 08:30 has passed, so it fires at once): 4 mails a course.
             expected = before + 4 * courses
         else:
+            requests_from = broker_counts(pids[-3]) if COUNT_REQUESTS else None
             offered_from = time.time()
             cpu_from, busy_from = _cpu_seconds(pids), _machine_busy()
+            threads_from = thread_cpu(pids[-3])
             sent_at = await _offer(settings, topics, count, rate)
             expected = count + 1
         deadline = time.time() + 900
         while smtp.count < expected and time.time() < deadline:
             await asyncio.sleep(0.1)
         cpu_to, busy_to = _cpu_seconds(pids), _machine_busy()
+        threads_to = thread_cpu(pids[-3])
+        requests_to = broker_counts(pids[-3]) if requests_from is not None else None
     finally:
         for p in procs:
             p.terminate()
@@ -164,9 +155,51 @@ async def pipeline(bootstrap: str, count: int, rate: float | None,
         # others'): near 1.0 every record queues for a core, whatever the code does.
         "machine_busy_share": round((busy_to[0] - busy_from[0])
                                     / max(1, busy_to[1] - busy_from[1]), 3)}
+    # Where the broker's share goes: its threads (request handlers, network, the JIT
+    # compiler, GC) and, with --requests, the requests it answered, per event.
+    result["broker_threads_cpu_ms_per_event"] = _per_event(threads_to, threads_from, events, 1000)
+    if requests_from is not None and requests_to is not None:
+        result["broker_per_event"] = _per_event(requests_to, requests_from, events, 1)
     if sink is not None:
         result["hops"] = hops(spans, offered_from, topics.prefix)
     return result
+
+
+def _per_event(to: dict[str, float], since: dict[str, float], events: int,
+               scale: float) -> dict[str, float]:
+    """The growth of each counter per event, largest first (what grew less than 0.01 left out)."""
+    grown = {name: round(scale * (value - since.get(name, 0)) / events, 3)
+             for name, value in to.items()}
+    return dict(sorted(((k, v) for k, v in grown.items() if v >= 0.01), key=lambda kv: -kv[1]))
+
+
+def start_services(settings: KafkaSettings, services: list[str], smtp: SmtpServerProcess,
+                   sms_url: str, code: Path, log_name: str,
+                   otlp_endpoint: str | None = None) -> list[subprocess.Popen[bytes]]:
+    """The services as processes of `code`, as they would run, on the bench's SMTP server and
+    SMS gateway; each one's log in .cache/bench/<log_name>-<service>.log."""
+    env = {**os.environ, "PYTHONPATH": str(code), "LEDERKONTAKT_HTTP_PORT": "0",
+           "LEDERKONTAKT_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+           "LEDERKONTAKT_TOPIC_PREFIX": settings.topic_prefix,
+           "LEDERKONTAKT_CLOCK_START": "2026-11-26T11:00:00+00:00",
+           # The services' clock is a Thursday at 11:00 whatever day the bench runs on, and the
+           # bench stamps its events with the wall clock: they must not be refused as
+           # future-dated.
+           "LEDERKONTAKT_MAX_CLOCK_SKEW_SECONDS": str(60 * 86400),
+           "LEDERKONTAKT_NOTIFIER_SMTP_PORT": str(smtp.port),
+           "LEDERKONTAKT_NOTIFIER_SMTP_CAFILE": smtp.cafile,
+           "LEDERKONTAKT_NOTIFIER_SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
+           "LEDERKONTAKT_NOTIFIER_SMS_BASE_URL": sms_url,
+           # The bench's referrals name their own staff under the development key.
+           "LEDERKONTAKT_DEVELOPMENT": "1"}
+    if otlp_endpoint is not None:
+        env.update(OTEL_EXPORTER_OTLP_ENDPOINT=otlp_endpoint, OTEL_BSP_SCHEDULE_DELAY="200")
+    logs = REPO / ".cache" / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    return [subprocess.Popen([sys.executable, "-m", f"services.{m}.app"], cwd=code, env=env,
+                             stdout=subprocess.DEVNULL,
+                             stderr=(logs / f"{log_name}-{m}.log").open("w"))
+            for m in services]
 
 
 def _cpu_seconds(pids: list[int | None]) -> list[float]:
@@ -317,6 +350,10 @@ def _print_point(path: str, offered: str, point: dict[str, object]) -> None:
           f"  p99 {point['p99_s']:.3f} s  cores busy {point.get('machine_busy_share')}"
           f"  CPU ms/event {point.get('cpu_ms_per_event')}",
           file=sys.stderr, flush=True)
+    for key in ("broker_threads_cpu_ms_per_event", "broker_per_event"):
+        counts = point.get(key)
+        if isinstance(counts, dict):
+            print(f"{'':16} {key}: {dict(list(counts.items())[:8])}", file=sys.stderr, flush=True)
     hops = point.get("hops")
     if isinstance(hops, dict):
         print_hops(hops)
@@ -378,12 +415,17 @@ def main() -> None:
                              "their handler took")
     parser.add_argument("--passthrough-count", type=int, default=30_000,
                         help="messages of the raw passthrough ceiling")
+    parser.add_argument("--requests", action="store_true",
+                        help="each point also counts the requests the broker answered, by type "
+                             "(JMX, through the JDK's attach API)")
     parser.add_argument("--name", default="e2e", help="result file name under bench/results/")
     parser.add_argument("--before", type=Path, default=None,
                         help="a checkout of the code before a change: each point is measured "
                              "with its services too, just before this checkout's, in the same "
                              "run (the curves are compared without the machine's drift)")
     args = parser.parse_args()
+    global COUNT_REQUESTS
+    COUNT_REQUESTS = args.requests
     rates = args.rates or ([20.0, 200.0] if args.trace else [10.0, 20.0, 50.0, 100.0, 200.0])
     result: dict[str, object] = {"events": args.events, "smtp_connections": SMTP_CONNECTIONS,
                                  "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()}
