@@ -129,8 +129,9 @@ class GlobalView(Generic[V]):
 
     async def start(self) -> None:
         # The broker answers a tailing fetch as soon as a record arrives, so a long wait costs no
-        # latency; a short one costs fetches (and broker CPU) while nothing happens.
-        consumer = await open_reader(self._kafka_kwargs, *self.topics, fetch_max_wait_ms=500)
+        # latency; a short one costs fetches (and broker CPU) while nothing happens: at 500 ms
+        # the views of the notifier and the referral service were half the broker's fetches.
+        consumer = await open_reader(self._kafka_kwargs, *self.topics, fetch_max_wait_ms=5000)
         self._consumer = consumer
         self._tps = sorted(consumer.assignment())
         await self._ends.open()
