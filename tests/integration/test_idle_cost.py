@@ -1,6 +1,6 @@
 """What the services ask of the broker while little happens: an idle subscriber polls about
-once a second (a record still reaches it at once), and the views of one service catch up
-together on one end-offset request."""
+once a second (a record still reaches it at once), its commits carry the partitions it moved,
+and the views of one service catch up together on one end-offset request."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.consumer.fetcher import Fetcher
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 
 from shared.kafka import consume, make_broker
 from shared.settings import KafkaSettings
@@ -91,3 +93,72 @@ async def test_the_views_of_one_service_catch_up_together_on_one_end_offset_requ
             await view.stop()
     assert seen == [b"value"] * 3
     assert len(asked) == 1 and asked[0] == sum(len(view._tps) for view in views)
+
+
+async def test_the_commit_after_a_batch_carries_only_the_partitions_it_moved(
+    kafka: KafkaSettings, topics: Topics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commits: list[dict[Any, int]] = []
+    commit_offsets = GroupCoordinator.commit_offsets
+
+    async def counted(self: GroupCoordinator, assignment: Any, offsets: Any) -> Any:
+        commits.append({tp: at.offset for tp, at in offsets.items()})
+        return await commit_offsets(self, assignment, offsets)
+
+    monkeypatch.setattr(GroupCoordinator, "commit_offsets", counted)
+    arrived: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def handle(records: Sequence[Any]) -> None:
+        for record in records:
+            arrived.put_nowait(record)
+
+    broker = make_broker(kafka)
+    consume(broker, topics.courses, topics.sessions, group_id=f"{topics.prefix}moved",
+            listener=None, service="test", handle=handle, batch_size=10)
+    await broker.start()
+    producer = AIOKafkaProducer(**kafka.aiokafka_kwargs())
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.courses, b"first", key=b"k")
+        await asyncio.wait_for(arrived.get(), 30)
+        await producer.send_and_wait(topics.sessions, b"second", key=b"k")
+        second = await asyncio.wait_for(arrived.get(), 10)
+        for _ in range(100):
+            if commits and commits[-1].get(TopicPartition(topics.sessions, second.partition)):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await producer.stop()
+        await broker.stop()
+    assert commits[-1] == {TopicPartition(topics.sessions, second.partition): second.offset + 1}
+
+
+async def test_an_idle_view_fetches_rarely_and_still_holds_a_new_record_at_once(
+    kafka: KafkaSettings, topics: Topics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetches: list[float] = []
+    fetch = Fetcher._proc_fetch_request
+
+    async def counted(self: Fetcher, *args: Any) -> Any:
+        fetches.append(time.monotonic())
+        return await fetch(self, *args)
+
+    monkeypatch.setattr(Fetcher, "_proc_fetch_request", counted)
+    kwargs = kafka.aiokafka_kwargs()
+    view: GlobalView[bytes] = GlobalView(topics.people, kwargs, bytes)
+    await view.start()
+    producer = AIOKafkaProducer(**kwargs)
+    await producer.start()
+    try:
+        since = len(fetches)
+        await asyncio.sleep(3)
+        idle_fetches = len(fetches) - since
+        sent = time.monotonic()
+        await producer.send_and_wait(topics.people, b"value", key=b"new")
+        await view.catch_up()
+        caught_up = time.monotonic() - sent
+    finally:
+        await producer.stop()
+        await view.stop()
+    assert idle_fetches <= 2  # fetches of 500 ms would be six
+    assert view.get("new") == b"value" and caught_up < 0.5
