@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from email import message_from_bytes, policy
+from email.header import Header
+from typing import Any
 
 import pytest
 
 from services.notifier.adapters.provider import PermanentFailure
-from services.notifier.adapters.smtp import build_message, message_id
+from services.notifier.adapters.smtp import build_message, message_bytes, message_id
 from services.notifier.ports import MailParts
 
 
@@ -77,3 +79,31 @@ def test_every_part_is_base64_so_the_boundary_cannot_occur_in_one() -> None:
     assert len(boundaries) == 2 and all(b.startswith("=_") for b in boundaries)
     assert leaves[0].get_content() == "--=_0\n=_ tekst æøå\n"
     assert leaves[2].get_content().replace("\r\n", "\n") == calendar.decode().replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("parts", [
+    MailParts(),
+    MailParts(html="<p>Kære Lars</p>", language="da", to_name="Lars Ærø"),
+    MailParts(html="<p>x</p>", to_name="Pia Psykolog", calendar=b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+              calendar_method="REQUEST"),
+])
+@pytest.mark.parametrize("subject", ["Hej", "Påmindelse: ring til Lars senest 30.11.2026",
+                                     "A plain subject long enough that the folding algorithm must "
+                                     "wrap it over more than one line of the header"])
+def test_a_message_is_written_out_as_the_email_package_writes_it_without_refolding_short_headers(
+    parts: MailParts, subject: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    msg = build_message("lk@tidlig-indsats.dk", "Tidlig Indsats", "lars@example.org", subject,
+                        "Kære Lars\n", "c-1:start_call:due:leader", parts)
+    expected = msg.as_bytes()
+    folded: list[str] = []
+    encode = Header.encode
+
+    def counted(self: Header, *args: Any, **kwargs: Any) -> str:
+        folded.append(str(self))
+        return encode(self, *args, **kwargs)
+
+    monkeypatch.setattr(Header, "encode", counted)
+    assert message_bytes(msg) == expected
+    # Only a header too long for one line goes through the folding algorithm.
+    assert all(len(value) > 60 for value in folded)

@@ -8,9 +8,11 @@ import ssl
 import uuid
 from dataclasses import dataclass
 from email.header import Header
+from email.message import Message
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import Compat32
 from email.utils import formataddr, formatdate
 
 import aiosmtplib
@@ -90,6 +92,30 @@ def build_message(sender: str, sender_name: str, to: str, subject: str, body: st
     return msg
 
 
+class _Policy(Compat32):
+    """compat32, except that a header which is one short printable line of ASCII (every header
+    build_message writes: names and subject are encoded words already) is written out as it is.
+    compat32 runs each header through email.header's folding algorithm, which gives such a
+    line back unchanged; with fourteen headers a message (its parts' included) that was three
+    quarters of the time it took to write a message out, the notifier's largest own cost."""
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        # A value may also be an email.header.Header (compat32 allows it): folded as before.
+        if isinstance(value, str) and value.isascii() and value.isprintable() \
+                and value == value.strip() and "  " not in value \
+                and len(name) + len(value) + 2 <= (self.max_line_length or 78):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_POLICY = _Policy()
+
+
+def message_bytes(msg: Message) -> bytes:
+    """The message as it goes over SMTP: the bytes msg.as_bytes() gives, written faster."""
+    return msg.as_bytes(policy=_POLICY)
+
+
 def _boundary() -> str:
     """A multipart boundary that cannot occur in the parts: every part is base64 (UTF-8 text
     included), and no base64 line starts with "=_". Left to itself the email package makes one
@@ -149,7 +175,7 @@ class SmtpSender:
         msg = build_message(self.config.sender, self.config.sender_name, to, subject, body,
                             notification_id, parts)
         # Written out before a connection is taken: the connection is not held idle meanwhile.
-        data = msg.as_bytes()
+        data = message_bytes(msg)
         await self._limiter.wait()
         async with self._slots:
             smtp: aiosmtplib.SMTP | None = None
