@@ -4,6 +4,7 @@ not start without the directory outside development."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -13,7 +14,14 @@ import pytest
 from services.portal.app import create_app
 from services.portal.config import PortalSettings
 from services.portal.domain.forms import TEAM_LEAD_ACTIONS, ActionContext, FormInvalid
-from shared.events import PsychologistAssigned, ReferredPerson
+from services.portal.domain.views import PortalView
+from shared.events import (
+    ConsentRecorded,
+    ConsentState,
+    CourseMembers,
+    PsychologistAssigned,
+    ReferredPerson,
+)
 from shared.settings import KafkaSettings
 from tests.unit.test_portal_pages import NOW, _course, _session_cookie
 from tests.unit.test_staff_directory import TEAM
@@ -105,6 +113,33 @@ async def test_an_assignment_to_someone_outside_the_directory_gives_them_no_cour
     assert page.status_code == 403
     view.apply(PsychologistAssigned(occurred_at=NOW, course_id="c-1", psychologist_id="psy-1"))
     assert view.courses["c-1"].psychologist_id == "psy-1"
+
+
+@pytest.mark.parametrize("record_first", [True, False])
+def test_the_newest_assignment_wins_whether_from_sessions_or_the_course_record(
+    record_first: bool,
+) -> None:
+    """Rebuilt after its psychologist left the directory, the portal does not give the course
+    back to the one before: the course's record, which took the assignment then, names who
+    holds it, in whichever order the topics are read."""
+    view = PortalView(assignable=frozenset({"psy-1"}))
+    then, later = NOW + timedelta(days=1), NOW + timedelta(days=2)
+    record = ConsentRecorded(occurred_at=later, course_id="c-1", state=ConsentState(),
+                             members=CourseMembers(started=True, psychologist_id="gone",
+                                                   assigned_at=later))
+    events = [PsychologistAssigned(occurred_at=then, course_id="c-1", psychologist_id="psy-1"),
+              PsychologistAssigned(occurred_at=later, course_id="c-1", psychologist_id="gone")]
+    if record_first:
+        view.apply(record)
+        _course(view, "c-1", "psy-1")
+    else:
+        _course(view, "c-1", "psy-1")
+    for event in events:
+        view.apply(event)
+    if not record_first:
+        view.apply(record)
+    assert view.courses["c-1"].psychologist_id == "gone"
+    assert view.courses_of_psychologist("psy-1") == []
 
 
 def test_the_portal_does_not_start_without_the_directory_outside_development(

@@ -81,6 +81,9 @@ class CourseRow:
     # leader's list shows of a referral whose raw record has left `referrals`.
     started_at: datetime | None = None
     cancel_reason: str | None = None
+    # When the psychologist shown was assigned: a reassignment is taken only if it is newer,
+    # whether read from `sessions` or from the course's `consents` record, in any order.
+    assigned_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ class PortalView:
     points: dict[str, dict[str, PointRow]] = field(default_factory=dict)
     timelines: dict[str, list[TimelineEntry]] = field(default_factory=dict)
     meetings: dict[str, dict[str, MeetingRow]] = field(default_factory=dict)
+    # Each course's newest assignment (when, to whom), also before its start is read.
+    assigned: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     # The psychologists a course may be given (the staff directory's; None without one, in
     # development): an assignment to anyone else is dead-lettered by the referral service, and
     # here it neither opens the course to that person nor shows them as its psychologist.
@@ -189,6 +194,9 @@ class PortalView:
         elif isinstance(event, ConsentRecorded) and event.course_id:
             self.consents[event.course_id] = merge_consent(
                 self.consents.get(event.course_id, ConsentState()), event.state)
+            members = event.members
+            if members is not None and members.psychologist_id and members.assigned_at:
+                self._assign(event.course_id, members.psychologist_id, members.assigned_at)
         elif isinstance(event, _ContactPointChange) and event.course_id:
             self._point(event)
         elif isinstance(event, MeetingScheduled | MeetingCancelled) and event.course_id:
@@ -212,6 +220,9 @@ class PortalView:
             event.psychologist_id, event.team_lead_id, event.start_date,
             started_at=event.occurred_at)
         self.course_of_referral[event.referral_id] = course_id
+        if assigned := self.assigned.get(course_id):
+            course = self.courses[course_id]
+            course.assigned_at, course.psychologist_id = assigned
         if referral := self.referrals.get(event.referral_id):
             referral.course_id = course_id
 
@@ -239,8 +250,7 @@ class PortalView:
         elif isinstance(event, PsychologistAssigned):
             if self.assignable is not None and event.psychologist_id not in self.assignable:
                 return
-            if course:
-                course.psychologist_id = event.psychologist_id
+            self._assign(course_id, event.psychologist_id, event.occurred_at)
             self._log(course_id, event.occurred_at, "psychologist.assigned", event.psychologist_id)
         elif isinstance(event, LeaderContactLogged):
             self._log(course_id, event.occurred_at, "leader_contact.logged", event.contact_kind)
@@ -261,6 +271,16 @@ class PortalView:
         elif isinstance(event, _Outcome):
             self._log(course_id, event.occurred_at, str(getattr(event, "type", "")),
                       f"{event.kind}:{event.recipient_role}")
+
+    def _assign(self, course_id: str, psychologist_id: str, at: datetime) -> None:
+        """The course's psychologist, as the newest assignment says: the referral service's
+        record of it (which takes only the staff directory's psychologists, as the directory
+        was then) or a reassignment read from `sessions` first."""
+        known = self.assigned.get(course_id)
+        if known is None or at >= known[0]:
+            self.assigned[course_id] = (at, psychologist_id)
+        if course := self.courses.get(course_id):
+            course.assigned_at, course.psychologist_id = self.assigned[course_id]
 
     def _meeting(self, event: MeetingScheduled | MeetingCancelled, course_id: str) -> None:
         """As the scheduler keeps it: a move keeps the meeting's kind, a cancellation is final."""
