@@ -33,7 +33,11 @@ class EndOffsets:
     tailing consumer's connection the request would queue behind its long-polling fetch).
     Questions that come while one is on its way are answered together by the next, in one
     request: the notifier's consent check catches up four views at once, for each request.
-    Each view opens it on start and closes it on stop; the client runs while any view does."""
+    A question asked while a request is on its way is never answered by that request, only by
+    the next, so an answer is never older than its question. Questions answered together fail
+    together: a partition the broker cannot answer for holds up every view of the process
+    until it can. Each view opens it on start and closes it on stop; the client runs while any
+    view does."""
 
     def __init__(self, kafka_kwargs: dict[str, Any]) -> None:
         self._kafka_kwargs = kafka_kwargs
