@@ -87,8 +87,9 @@ def test_every_topic_carrying_contact_details_has_personal_retention() -> None:
             assert spec.personal, spec.name
 
 
-def test_the_checked_in_data_map_matches_the_code() -> None:
-    assert not write(check=True), "run `lederkontakt datamap --write` and commit docs/datamap.md"
+def test_the_checked_in_data_map_and_the_readmes_copy_match_the_code() -> None:
+    assert not write(check=True), \
+        "run `lederkontakt datamap --write` and commit docs/datamap.md and README.md"
 
 
 def test_topics_kept_for_good_say_so_in_the_data_map() -> None:
